@@ -1,0 +1,77 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every environment variable the processes read, parsed once and failing fast.
+ * The README's configuration table and `.env.example` list the same names; test/deploy checks that
+ * docker-compose.yml only sets variables declared here.
+ */
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value));
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Folder holding the embedded PostgreSQL cluster, the dev server's database and logs. */
+  HTD_DATA_DIR: z.string().default('.data'),
+
+  /** PostgreSQL for the domain. Unset: `npm start` runs an embedded PostgreSQL in the data folder. */
+  DATABASE_URL: optionalString,
+  EMBEDDED_POSTGRES_PORT: port(54329),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+
+  /** Temporal frontend (host:port). Unset: `npm start` runs a Temporal dev server with its Web UI. */
+  TEMPORAL_ADDRESS: optionalString,
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().default('harvest-to-door'),
+  /** mTLS client certificate and key (PEM files) for Temporal Cloud or a TLS-terminated cluster. */
+  TEMPORAL_TLS_CERT_PATH: optionalString,
+  TEMPORAL_TLS_KEY_PATH: optionalString,
+  /** Extra CA bundle for the server certificate, when it is not publicly trusted. */
+  TEMPORAL_TLS_CA_PATH: optionalString,
+  /** API key for Temporal Cloud (sent as a bearer token, implies TLS). */
+  TEMPORAL_API_KEY: optionalString,
+  /** Embedded dev server ports: gRPC frontend and Web UI. */
+  TEMPORAL_DEV_PORT: port(7233),
+  TEMPORAL_UI_PORT: port(8233),
+  /** Explicit paths to external binaries; see src/lib/binaries.ts for the full resolution order. */
+  TEMPORAL_CLI_PATH: optionalString,
+  TEMPORAL_TEST_SERVER_PATH: optionalString,
+
+  API_HOST: z.string().default('127.0.0.1'),
+  API_PORT: port(3000),
+  /** Base URL the API prints in `Location` headers and the quick-start curl. */
+  PUBLIC_BASE_URL: optionalString,
+
+  /** Provider sandbox (payments, carriers, notifications). Unset: `npm start` runs one locally. */
+  SANDBOX_URL: optionalString,
+  SANDBOX_HOST: z.string().default('127.0.0.1'),
+  SANDBOX_PORT: port(4010),
+  /** Timeout for one HTTP call to a provider; a lost response is retried with the same key. */
+  PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(50).max(120_000).default(5_000),
+
+  /**
+   * Demo only: a simulated field crew completes open harvest tasks with full yields after this
+   * many milliseconds. `npm start` enables it (5000); set to 0 to complete tasks by hand.
+   */
+  CREW_SIMULATOR_DELAY_MS: z.coerce.number().int().min(0).default(0),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Parse configuration from an environment, throwing one readable error listing every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`Invalid configuration:\n${problems.join('\n')}`);
+  }
+  return { ...parsed.data, HTD_DATA_DIR: path.resolve(parsed.data.HTD_DATA_DIR) };
+}
+
+/** Names of every variable the configuration understands (used by the compose wiring test). */
+export const CONFIG_KEYS = Object.keys(configSchema.shape) as (keyof Config)[];
