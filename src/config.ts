@@ -41,6 +41,8 @@ export const configSchema = z.object({
   /** Explicit paths to external binaries; see src/lib/binaries.ts for the full resolution order. */
   TEMPORAL_CLI_PATH: optionalString,
   TEMPORAL_TEST_SERVER_PATH: optionalString,
+  /** Prebuilt workflow bundle (`npm run build` writes dist/workflow-bundle.js); unset: bundle at start-up. */
+  WORKFLOW_BUNDLE_PATH: optionalString,
 
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: port(3000),
@@ -51,6 +53,8 @@ export const configSchema = z.object({
   SANDBOX_URL: optionalString,
   SANDBOX_HOST: z.string().default('127.0.0.1'),
   SANDBOX_PORT: port(4010),
+  /** Where the sandbox keeps its own records (charges, labels, messages). Unset: database `sandbox` beside DATABASE_URL. */
+  SANDBOX_DATABASE_URL: optionalString,
   /** Timeout for one HTTP call to a provider; a lost response is retried with the same key. */
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(50).max(120_000).default(5_000),
 
