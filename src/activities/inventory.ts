@@ -1,0 +1,77 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { ReservedLine } from '../workflows/definitions';
+import { appendEvent, lockOrder, setOrderState, type ActivityDeps } from './shared';
+
+/** Inventory context: promising stock to orders without ever overselling. */
+export function createInventoryActivities({ db }: ActivityDeps) {
+  return {
+    /**
+     * Reserve every line of the order or none. Each decrement is conditional
+     * (`available >= quantity`) and its row count is checked, so concurrent orders for the last
+     * units can never oversell; a CHECK constraint backs this up in the database.
+     * Out of stock is a business failure: non-retryable, it cancels the order.
+     */
+    async reserveInventory({ orderId }: { orderId: string }): Promise<ReservedLine[]> {
+      return db.$transaction(async (tx) => {
+        await lockOrder(tx, orderId);
+        const lines = await tx.orderLine.findMany({ where: { orderId }, include: { product: true }, orderBy: { sku: 'asc' } });
+        const existing = await tx.reservation.findMany({ where: { orderId } });
+        if (existing.length === 0) {
+          // Lock products in a fixed order (sku ascending) so two orders never deadlock each other.
+          for (const line of lines) {
+            const updated = await tx.$executeRaw`
+              UPDATE products SET available = available - ${line.quantity}, reserved = reserved + ${line.quantity},
+                                  updated_at = now()
+              WHERE sku = ${line.sku} AND available >= ${line.quantity}`;
+            if (updated !== 1) {
+              const product = await tx.product.findUnique({ where: { sku: line.sku } });
+              // Throwing rolls back the decrements already made for earlier lines.
+              throw ApplicationFailure.create({
+                type: 'OutOfStock',
+                message: `Out of stock: ${line.sku} (ordered ${line.quantity}, available ${product?.available ?? 0})`,
+                nonRetryable: true,
+                details: [{ sku: line.sku, requested: line.quantity, available: product?.available ?? 0 }],
+              });
+            }
+            await tx.reservation.create({ data: { orderId, sku: line.sku, quantity: line.quantity, status: 'ACTIVE' } });
+          }
+          await appendEvent(tx, orderId, `${orderId}:reserved`, 'InventoryReserved', {
+            lines: lines.map((line) => ({ sku: line.sku, quantity: line.quantity })),
+          });
+          await setOrderState(tx, orderId, { step: 'reserve-inventory' });
+        }
+        return lines.map((line) => ({
+          sku: line.sku,
+          quantity: line.quantity,
+          unitPriceCents: line.unitPriceCents,
+          harvestLeadDays: line.product.harvestLeadDays,
+          shelfLifeDays: line.product.shelfLifeDays,
+        }));
+      });
+    },
+
+    /** Compensation: give ACTIVE reservations back to available stock. Idempotent. */
+    async releaseReservation({ orderId }: { orderId: string }): Promise<{ released: number }> {
+      return db.$transaction(async (tx) => {
+        await lockOrder(tx, orderId);
+        const active = await tx.reservation.findMany({ where: { orderId, status: 'ACTIVE' }, orderBy: { sku: 'asc' } });
+        for (const reservation of active) {
+          await tx.$executeRaw`
+            UPDATE products SET available = available + ${reservation.quantity},
+                                reserved = reserved - ${reservation.quantity}, updated_at = now()
+            WHERE sku = ${reservation.sku}`;
+          await tx.reservation.update({
+            where: { orderId_sku: { orderId, sku: reservation.sku } },
+            data: { status: 'RELEASED', settledAt: new Date() },
+          });
+        }
+        if (active.length > 0) {
+          await appendEvent(tx, orderId, `${orderId}:reservation-released`, 'ReservationReleased', {
+            lines: active.map((r) => ({ sku: r.sku, quantity: r.quantity })),
+          });
+        }
+        return { released: active.length };
+      });
+    },
+  };
+}

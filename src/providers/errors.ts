@@ -1,0 +1,69 @@
+/**
+ * How provider failures surface to activities, and through them to Temporal's retry policies:
+ *
+ * - Business refusals (a declined card, an unserviceable address, ...) throw a non-retryable `ApplicationFailure`
+ *   whose `type` is one of {@link ProviderFailureTypes} and whose first detail is the provider's problem body.
+ *   Retrying cannot change the answer; the workflow decides what to do instead.
+ * - Transient failures (5xx, network errors, timeouts) throw {@link ProviderUnavailableError}, a plain error that
+ *   Temporal retries. Retrying is safe because every mutating call carries an idempotency key.
+ */
+
+/** `ApplicationFailure.type` values thrown by the provider clients. */
+export const ProviderFailureTypes = {
+  /** 402 from the gateway: card declined or insufficient funds. */
+  PaymentDeclined: 'PaymentDeclined',
+  /** The idempotency key was first used with different parameters: a bug in how keys are derived. */
+  IdempotencyKeyReused: 'IdempotencyKeyReused',
+  /** Refund refused: unknown charge, or more than what is left of it. */
+  RefundRejected: 'RefundRejected',
+  /** Carrier refused the booking (unserviceable address, refused parcel). Try another carrier. */
+  CarrierRefused: 'CarrierRefused',
+  /** A label cannot be voided once the carrier collected the parcel. */
+  LabelAlreadyPickedUp: 'LabelAlreadyPickedUp',
+  /** A voided label cannot be picked up. */
+  LabelVoided: 'LabelVoided',
+  /** The provider does not know the resource (or route). */
+  NotFound: 'NotFound',
+  /** Any other 4xx: the request itself is wrong. */
+  ProviderRejected: 'ProviderRejected',
+  /** A success response that does not match the provider's contract. */
+  ProviderProtocolError: 'ProviderProtocolError',
+} as const;
+
+/** One of {@link ProviderFailureTypes}. */
+export type ProviderFailureType = (typeof ProviderFailureTypes)[keyof typeof ProviderFailureTypes];
+
+/** Context of a transient provider failure. */
+export interface ProviderUnavailableDetails {
+  /** Which provider, e.g. `payments`, `carrier primary`. */
+  provider: string;
+  method: string;
+  url: string;
+  /** HTTP status when the provider answered (5xx, 408, 429); absent for network errors and timeouts. */
+  status?: number;
+  /** Human-readable reason: `answered 503 service_unavailable`, `timed out after 200 ms`, ... */
+  reason: string;
+  cause?: unknown;
+}
+
+/**
+ * The provider could not be reached or did not answer in time, or answered with a transient error. Retryable: the
+ * call may or may not have taken effect, and repeating it with the same idempotency key is how to find out.
+ */
+export class ProviderUnavailableError extends Error {
+  override readonly name = 'ProviderUnavailableError';
+  readonly provider: string;
+  readonly method: string;
+  readonly url: string;
+  readonly status: number | undefined;
+
+  constructor(details: ProviderUnavailableDetails) {
+    super(`${details.provider} unavailable: ${details.method} ${details.url} ${details.reason}`, {
+      cause: details.cause,
+    });
+    this.provider = details.provider;
+    this.method = details.method;
+    this.url = details.url;
+    this.status = details.status;
+  }
+}

@@ -1,0 +1,368 @@
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  cancelOrderSignal,
+  harvestCompletedSignal,
+  harvestTaskId,
+  harvestWindowMs,
+  PARKED_TIMEOUT,
+  retryCarrierBookingSignal,
+  statusQuery,
+  type CarrierName,
+  type HarvestCompleted,
+  type OrderInput,
+  type OrderResult,
+  type OrderStatusView,
+  type OrderStep,
+  type RetryCarrierBooking,
+  type ShipmentView,
+  type TimelineEntry,
+} from './definitions';
+
+/** Business failures: retrying cannot help, so they go straight to compensation. */
+const BUSINESS_FAILURES = [
+  'OutOfStock',
+  'UnknownProduct',
+  'UnknownCustomer',
+  'OrderNotRecorded',
+  'PaymentDeclined',
+  'NothingToCharge',
+  'IdempotencyKeyReused',
+  'CarrierRefused',
+  'LabelAlreadyPickedUp',
+  'LabelVoided',
+  'RefundRejected',
+  'ProviderRejected',
+  'NotFound',
+];
+
+/**
+ * Named timeout and retry presets. Activities that cause side effects wait for cancellation to
+ * complete, so a compensation never races the step it undoes.
+ */
+export const ACTIVITY_PRESETS = {
+  /** Database-only steps: quick, retried on transient database errors. */
+  step: {
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: BUSINESS_FAILURES },
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  },
+  /** Gateway errors and timeouts retry with the same idempotency key; declines do not. */
+  payment: {
+    startToCloseTimeout: '1 minute',
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 12, nonRetryableErrorTypes: BUSINESS_FAILURES },
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  },
+  /** Each carrier gets its own small budget, so a dead primary hands over to the backup quickly. */
+  carrier: {
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3, nonRetryableErrorTypes: BUSINESS_FAILURES },
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  },
+  /** Notifications never fail an order; a few attempts, then the failure is recorded. */
+  notify: {
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: BUSINESS_FAILURES },
+  },
+  /** Compensations are retried for a long time; if they still fail, the order is marked FAILED. */
+  compensation: {
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20, nonRetryableErrorTypes: ['OrderNotRecorded'] },
+  },
+} as const satisfies Record<string, ActivityOptions>;
+
+const steps = proxyActivities<Activities>(ACTIVITY_PRESETS.step);
+const payments = proxyActivities<Activities>(ACTIVITY_PRESETS.payment);
+const carriers = proxyActivities<Activities>(ACTIVITY_PRESETS.carrier);
+const notifications = proxyActivities<Activities>(ACTIVITY_PRESETS.notify);
+const compensations = proxyActivities<Activities>(ACTIVITY_PRESETS.compensation);
+
+/** The innermost message of a failure chain, in words an operator can act on. */
+function describe(error: unknown): string {
+  let current: unknown = error;
+  while (current instanceof ActivityFailure && current.cause) current = current.cause;
+  return current instanceof Error ? current.message : String(error);
+}
+
+/** The business type of a failure: the ApplicationFailure type at the bottom of the chain. */
+function failureType(error: unknown): string {
+  let current: unknown = error;
+  while (current instanceof ActivityFailure && current.cause) current = current.cause;
+  return current instanceof ApplicationFailure && current.type ? current.type : 'StepFailed';
+}
+
+/**
+ * One order, end to end: reserve-inventory -> harvest -> pack -> charge -> book-carrier -> notify.
+ *
+ * Each step registers its compensation before its side effect. On a failure, a `cancelOrder`
+ * signal or a Temporal cancellation request, the registered compensations run in reverse in a
+ * non-cancellable scope. Once the carrier has the parcel, cancels are refused and recorded.
+ * When both carriers fail, the order parks in NEEDS_ATTENTION until an operator signals
+ * `retryCarrierBooking` or `cancelOrder`, or the parking time runs out.
+ */
+export async function orderFulfillment(input: OrderInput): Promise<OrderResult> {
+  const { orderId } = input;
+  const view: OrderStatusView = {
+    orderId,
+    status: 'RUNNING',
+    step: 'received',
+    timeline: [],
+    compensations: [],
+    carrierAttempts: [],
+  };
+  const note = (step: TimelineEntry['step'], state: TimelineEntry['state'], detail?: string) => {
+    view.timeline.push({ step, state, at: new Date().toISOString(), ...(detail ? { detail } : {}) });
+  };
+  const enter = (step: OrderStep) => {
+    view.step = step;
+    note(step, 'started');
+  };
+
+  let harvestReport: HarvestCompleted | undefined;
+  let retryRequest: RetryCarrierBooking | undefined;
+  let pickupStarted = false;
+  const undo: { name: string; run: () => Promise<unknown> }[] = [];
+  const scope = new CancellationScope();
+
+  setHandler(statusQuery, () => view);
+  setHandler(harvestCompletedSignal, (report) => {
+    if (report.taskId !== harvestTaskId(orderId)) {
+      note('harvest', 'info', `ignored a report for task ${report.taskId}, which is not this order's`);
+      return;
+    }
+    if (harvestReport) return; // a crew reporting twice changes nothing
+    harvestReport = report;
+  });
+  setHandler(retryCarrierBookingSignal, (request) => {
+    if (view.status !== 'NEEDS_ATTENTION') {
+      note('book-carrier', 'info', `retry from ${request.requestedBy} ignored: the order is not waiting for one`);
+      return;
+    }
+    retryRequest = request;
+  });
+  setHandler(cancelOrderSignal, (request) => {
+    const at = new Date().toISOString();
+    if (view.cancelRequest?.honoured) return; // cancelling twice is harmless
+    if (pickupStarted || view.status === 'COMPLETED' || view.status === 'CANCELLED' || view.status === 'FAILED') {
+      view.cancelRequest = { ...request, at, honoured: false };
+      note('cancel', 'info', `cancel from ${request.requestedBy} refused: the carrier already has the parcel`);
+      return;
+    }
+    view.cancelRequest = { ...request, at, honoured: true };
+    note('cancel', 'info', `cancel requested by ${request.requestedBy}: ${request.reason}`);
+    scope.cancel();
+  });
+
+  async function bookWithFallback(): Promise<ShipmentView> {
+    for (let round = 0; ; round++) {
+      for (const carrier of ['primary', 'backup'] as CarrierName[]) {
+        try {
+          const shipment = await carriers.bookCarrier({ orderId, carrier, round });
+          view.carrierAttempts.push({ carrier, round, outcome: 'booked' });
+          return shipment;
+        } catch (error) {
+          if (isCancellation(error)) throw error;
+          view.carrierAttempts.push({ carrier, round, outcome: 'failed', detail: describe(error) });
+          note('book-carrier', 'failed', `${carrier} carrier: ${describe(error)}`);
+        }
+      }
+      view.status = 'NEEDS_ATTENTION';
+      view.reason = `Both carriers failed to book a label; waiting up to ${PARKED_TIMEOUT} for an operator to retry or cancel`;
+      note('book-carrier', 'waiting', view.reason);
+      retryRequest = undefined;
+      await steps.markOrder({
+        orderId,
+        status: 'NEEDS_ATTENTION',
+        step: 'book-carrier',
+        reason: view.reason,
+        eventKey: `parked:${round}`,
+        eventType: 'OrderParked',
+        data: { round, attempts: view.carrierAttempts.filter((a) => a.round === round) },
+      });
+      const decided = await condition(() => retryRequest !== undefined, PARKED_TIMEOUT);
+      if (!decided) {
+        throw ApplicationFailure.create({
+          type: 'ParkedTimedOut',
+          message: `No operator decision within ${PARKED_TIMEOUT} after both carriers failed`,
+          nonRetryable: true,
+        });
+      }
+      // The signal handler sets retryRequest while condition() waits; TypeScript cannot see that.
+      const request = retryRequest as RetryCarrierBooking | undefined;
+      const by = request?.requestedBy ?? 'operator';
+      view.status = 'RUNNING';
+      view.reason = undefined;
+      note('book-carrier', 'info', `booking retried by ${by}`);
+      await steps.markOrder({
+        orderId,
+        status: 'RUNNING',
+        reason: null,
+        eventKey: `retry:${round}`,
+        eventType: 'CarrierRetryRequested',
+        data: { requestedBy: by, note: request?.note ?? null },
+      });
+    }
+  }
+
+  async function fulfil(): Promise<{ chargedCents: number; shipment: ShipmentView }> {
+    await steps.recordOrder(input);
+
+    enter('reserve-inventory');
+    undo.push({ name: 'release-reservation', run: () => compensations.releaseReservation({ orderId }) });
+    const reserved = await steps.reserveInventory({ orderId });
+    note('reserve-inventory', 'completed');
+
+    enter('harvest');
+    undo.push({ name: 'cancel-harvest', run: () => compensations.cancelHarvest({ orderId }) });
+    const windowMs = harvestWindowMs(reserved);
+    const task = await steps.createHarvestTask({ orderId, dueBy: new Date(Date.now() + windowMs).toISOString() });
+    view.status = 'AWAITING_HARVEST';
+    view.harvest = { taskId: task.taskId, dueBy: task.dueBy };
+    note('harvest', 'waiting', `waiting for the crew to report task ${task.taskId} by ${task.dueBy}`);
+    if (!(await condition(() => harvestReport !== undefined, windowMs))) {
+      throw ApplicationFailure.create({
+        type: 'HarvestTimedOut',
+        message: `The crew did not report harvest task ${task.taskId} by ${task.dueBy}`,
+        nonRetryable: true,
+      });
+    }
+    view.status = 'RUNNING';
+    const harvested = await steps.recordHarvest({ orderId, yields: harvestReport?.yields ?? [] });
+    view.harvest.yields = harvested;
+    const short = reserved.filter((line) => (harvested.find((h) => h.sku === line.sku)?.quantity ?? 0) < line.quantity);
+    if (harvested.every((line) => line.quantity === 0)) {
+      throw ApplicationFailure.create({ type: 'NothingHarvested', message: 'The crew harvested nothing for this order', nonRetryable: true });
+    }
+    if (short.length > 0 && !input.acceptPartial) {
+      throw ApplicationFailure.create({
+        type: 'PartialYieldRefused',
+        message: `Harvest came up short for ${short.map((l) => l.sku).join(', ')} and the order does not accept partial fulfilment`,
+        nonRetryable: true,
+      });
+    }
+    note('harvest', 'completed', short.length > 0 ? `partial yield accepted for ${short.map((l) => l.sku).join(', ')}` : undefined);
+
+    enter('pack');
+    undo.push({ name: 'unpack', run: () => compensations.unpackOrder({ orderId }) });
+    await steps.packOrder({ orderId });
+    note('pack', 'completed');
+
+    enter('charge');
+    undo.push({ name: 'refund', run: () => compensations.refundOrder({ orderId }) });
+    const charge = await payments.chargeOrder({ orderId });
+    view.payment = charge;
+    note('charge', 'completed', `charged ${charge.amountCents} ${charge.currency}`);
+
+    enter('book-carrier');
+    undo.push({ name: 'void-label', run: () => compensations.voidLabel({ orderId }) });
+    const shipment = await bookWithFallback();
+    view.shipment = shipment;
+    // From the moment we hand the parcel over, cancels are refused: the pickup is never interrupted.
+    pickupStarted = true;
+    await CancellationScope.nonCancellable(() => steps.confirmPickup({ orderId }));
+    view.shipment = { ...shipment, pickedUp: true };
+    note('book-carrier', 'completed', `${shipment.carrier} carrier, tracking ${shipment.trackingNumber}`);
+    return { chargedCents: charge.amountCents, shipment };
+  }
+
+  let outcome: { chargedCents: number; shipment: ShipmentView } | undefined;
+  let failure: unknown;
+  try {
+    if (view.cancelRequest?.honoured) throw ApplicationFailure.create({ type: 'CancelledBeforeStart', message: 'Cancelled before start' });
+    outcome = await scope.run(fulfil);
+  } catch (error) {
+    failure = error;
+  }
+
+  if (outcome) {
+    const { chargedCents, shipment } = outcome;
+    return CancellationScope.nonCancellable(async () => {
+      enter('notify');
+      try {
+        await notifications.notifyCustomer({ orderId, kind: 'confirmation' });
+        note('notify', 'completed');
+      } catch (error) {
+        // The parcel is on its way: a failed e-mail is recorded, never a reason to undo the order.
+        note('notify', 'failed', describe(error));
+        await steps.markOrder({ orderId, eventKey: 'notify-failed', eventType: 'NotificationFailed', data: { error: describe(error) } });
+      }
+      if (view.cancelRequest && !view.cancelRequest.honoured) {
+        await steps.markOrder({ orderId, eventKey: 'cancel-refused', eventType: 'CancelRefused', data: { ...view.cancelRequest } });
+      }
+      view.status = 'COMPLETED';
+      view.step = 'done';
+      await steps.markOrder({
+        orderId,
+        status: 'COMPLETED',
+        step: 'done',
+        reason: null,
+        eventKey: 'completed',
+        eventType: 'OrderCompleted',
+        data: { chargedCents, carrier: shipment.carrier, trackingNumber: shipment.trackingNumber },
+      });
+      return { orderId, status: 'COMPLETED', chargedCents, carrier: shipment.carrier, trackingNumber: shipment.trackingNumber };
+    });
+  }
+
+  const cancelledBySignal = view.cancelRequest?.honoured === true;
+  const reason = cancelledBySignal
+    ? `Cancelled by ${view.cancelRequest?.requestedBy}: ${view.cancelRequest?.reason}`
+    : isCancellation(failure)
+      ? 'Cancelled through Temporal (workflow cancellation request)'
+      : describe(failure);
+  log.warn('order aborted, compensating', { orderId, reason, step: view.step });
+  note(view.step, 'failed', reason);
+  view.status = 'COMPENSATING';
+  view.reason = reason;
+
+  await CancellationScope.nonCancellable(async () => {
+    await steps.markOrder({ orderId, status: 'COMPENSATING', reason, eventKey: 'compensating', eventType: 'CompensationStarted', data: { reason, failedStep: view.step } });
+    for (const compensation of [...undo].reverse()) {
+      try {
+        await compensation.run();
+        view.compensations.push({ name: compensation.name, state: 'completed', at: new Date().toISOString() });
+        note('compensation', 'completed', compensation.name);
+      } catch (error) {
+        // Keep going: every other compensation still runs, and the failure is surfaced as FAILED.
+        view.compensations.push({ name: compensation.name, state: 'failed', at: new Date().toISOString(), error: describe(error) });
+        note('compensation', 'failed', `${compensation.name}: ${describe(error)}`);
+      }
+    }
+    try {
+      await notifications.notifyCustomer({ orderId, kind: 'cancellation', reason });
+    } catch (error) {
+      note('notify', 'failed', `cancellation notice: ${describe(error)}`);
+    }
+    const failed = view.compensations.filter((c) => c.state === 'failed');
+    view.status = failed.length > 0 ? 'FAILED' : 'CANCELLED';
+    if (failed.length > 0) view.reason = `${reason}; compensation failed: ${failed.map((c) => c.name).join(', ')} (needs an operator)`;
+    await steps.markOrder({
+      orderId,
+      status: view.status,
+      reason: view.reason ?? reason,
+      eventKey: 'closed',
+      eventType: failed.length > 0 ? 'CompensationFailed' : 'OrderCancelled',
+      data: { reason, compensations: view.compensations },
+    });
+  });
+
+  if (cancelledBySignal) return { orderId, status: 'CANCELLED', reason };
+  if (isCancellation(failure)) throw failure;
+  throw ApplicationFailure.create({
+    type: failureType(failure),
+    message: `Order ${orderId} cancelled: ${reason}`,
+    nonRetryable: true,
+    cause: failure instanceof Error ? failure : undefined,
+  });
+}
