@@ -141,7 +141,12 @@ function parse<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
 function idempotencyKey(req: Request): string {
   const key = req.get('Idempotency-Key')?.trim();
   if (!key) {
-    throw new HttpProblem(400, 'idempotency_key_missing', 'Idempotency-Key required', 'Send an Idempotency-Key header.');
+    throw new HttpProblem(
+      400,
+      'idempotency_key_missing',
+      'Idempotency-Key required',
+      'Send an Idempotency-Key header.',
+    );
   }
   if (key.length > 255) {
     throw new HttpProblem(400, 'invalid_request', 'Idempotency-Key too long', 'Keys are at most 255 characters.');
@@ -257,7 +262,8 @@ export function createSandboxApp(deps: SandboxAppDeps): express.Express {
     try {
       res.json(faults.update(parseFaultsUpdate(req.body ?? {})));
     } catch (error) {
-      if (error instanceof InvalidFaultsError) throw new HttpProblem(400, 'invalid_request', 'Invalid faults', error.message);
+      if (error instanceof InvalidFaultsError)
+        throw new HttpProblem(400, 'invalid_request', 'Invalid faults', error.message);
       throw error;
     }
   });
@@ -302,10 +308,20 @@ export function createSandboxApp(deps: SandboxAppDeps): express.Express {
       const charge = await store.lockCharge(tx, input.chargeId);
       if (!charge) return problem(404, 'charge_not_found', 'Charge not found', `No charge ${input.chargeId}.`);
       if (charge.orderId !== input.orderId) {
-        return problem(422, 'charge_order_mismatch', 'Charge belongs to another order', `Charge ${charge.id} is not for order ${input.orderId}.`);
+        return problem(
+          422,
+          'charge_order_mismatch',
+          'Charge belongs to another order',
+          `Charge ${charge.id} is not for order ${input.orderId}.`,
+        );
       }
       if (charge.status !== 'succeeded') {
-        return problem(422, 'charge_not_refundable', 'Charge not refundable', `Charge ${charge.id} is ${charge.status}.`);
+        return problem(
+          422,
+          'charge_not_refundable',
+          'Charge not refundable',
+          `Charge ${charge.id} is ${charge.status}.`,
+        );
       }
       const refunded = await store.refundedCents(tx, charge.id);
       const remaining = charge.amountCents - refunded;
@@ -396,7 +412,8 @@ export function createSandboxApp(deps: SandboxAppDeps): express.Express {
     const response = await store.transaction(async (tx): Promise<StoredResponse> => {
       const label = await store.getLabel(tx, carrier, labelId, true);
       if (!label) return problem(404, 'label_not_found', 'Label not found', `No ${carrier} label ${labelId}.`);
-      if (label.status === 'VOIDED') return problem(409, 'label_voided', 'Label voided', `Label ${labelId} was voided.`);
+      if (label.status === 'VOIDED')
+        return problem(409, 'label_voided', 'Label voided', `Label ${labelId} was voided.`);
       const picked = label.status === 'PICKED_UP' ? label : await store.setLabelStatus(tx, labelId, 'PICKED_UP');
       return { status: 200, body: { labelId, carrier, status: picked.status, pickedUpAt: picked.pickedUpAt } };
     });

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { FAULT_SERVICES, type FaultConfig, type FaultService, type FaultsSnapshot, type FaultsUpdate } from './contract';
+import {
+  FAULT_SERVICES,
+  type FaultConfig,
+  type FaultService,
+  type FaultsSnapshot,
+  type FaultsUpdate,
+} from './contract';
 
 /** A lost response hangs this long unless the configuration says otherwise. */
 export const DEFAULT_HANG_MS = 30_000;
@@ -178,5 +184,10 @@ function emptyConfig(): Record<FaultService, FaultConfig> {
 
 function streams(seed: number): Record<FaultService, () => number> {
   const make = (service: FaultService) => mulberry32((seed ^ hashName(service)) >>> 0);
-  return { payments: make('payments'), primary: make('primary'), backup: make('backup'), notifications: make('notifications') };
+  return {
+    payments: make('payments'),
+    primary: make('primary'),
+    backup: make('backup'),
+    notifications: make('notifications'),
+  };
 }

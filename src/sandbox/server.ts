@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pino from 'pino';
 import { loadConfig } from '../config';
+import { createLogger } from '../lib/logger';
 import { createSandboxApp, type SandboxLogger } from './app';
 import type { FaultsUpdate } from './contract';
 import { FaultInjector, parseFaultsEnv } from './faults';
@@ -105,7 +105,7 @@ export async function startSandboxFromEnv(
 }
 
 if (require.main === module) {
-  const logger = pino({ name: 'sandbox', level: process.env.LOG_LEVEL ?? 'info' });
+  const logger = createLogger('sandbox');
   startSandboxFromEnv(process.env, logger).then(
     (sandbox) => {
       logger.info({ url: sandbox.url }, 'provider sandbox listening');

@@ -281,10 +281,10 @@ export class SandboxStore {
         request_hash: string;
         status_code: number | null;
         response_body: Record<string, unknown> | null;
-      }>('SELECT request_hash, status_code, response_body FROM sandbox.idempotency_keys WHERE scope = $1 AND key = $2', [
-        scope,
-        key,
-      ]);
+      }>(
+        'SELECT request_hash, status_code, response_body FROM sandbox.idempotency_keys WHERE scope = $1 AND key = $2',
+        [scope, key],
+      );
       const row = existing.rows[0];
       if (!row || row.status_code === null || row.response_body === null) {
         // Cannot happen while key and response commit together; fail loudly rather than replay nothing.
