@@ -46,6 +46,14 @@ export const configSchema = z.object({
 
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: port(3000),
+  /**
+   * API keys, comma-separated `key:role:subject` with role customer|crew|admin; the subject is the
+   * customer ID for customers. Unset outside production: the demo keys in src/api/auth.ts.
+   * Required in production (no default secret ships there).
+   */
+  API_KEYS: optionalString,
+  /** Requests per minute allowed per API key (or per client address without a key). */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   /** Base URL the API prints in `Location` headers and the quick-start curl. */
   PUBLIC_BASE_URL: optionalString,
 

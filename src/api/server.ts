@@ -1,0 +1,56 @@
+import type { Server } from 'node:http';
+import { loadConfig, type Config } from '../config';
+import { createDb } from '../db/client';
+import { createLogger } from '../lib/logger';
+import { connectClient } from '../lib/temporal';
+import { createApp } from './app';
+import { DEMO_KEYS, parseApiKeys } from './auth';
+
+/** Start the API on the configured host and port; resolves once it listens. */
+export async function startApi(config: Config): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
+  const log = createLogger('api', config.LOG_LEVEL);
+  if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required for the API (npm start sets it for you)');
+  if (!config.API_KEYS && config.NODE_ENV === 'production') {
+    throw new Error('API_KEYS must be set in production: no default keys are accepted there');
+  }
+  const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  const temporal = await connectClient(config);
+  const app = createApp({
+    db,
+    temporal,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    apiKeys: parseApiKeys(config.API_KEYS ?? DEMO_KEYS),
+    log,
+  });
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(config.API_PORT, config.API_HOST, () => resolve(s));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.API_PORT;
+  const url = `http://${config.API_HOST}:${port}`;
+  log.info({ url }, 'api listening');
+  return {
+    server,
+    url,
+    close: async () => {
+      // Stop accepting, let in-flight requests finish, then release the pools.
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await temporal.connection.close();
+      await db.$disconnect();
+    },
+  };
+}
+
+if (require.main === module) {
+  const config = loadConfig();
+  startApi(config)
+    .then(({ close }) => {
+      const stop = () => void close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    })
+    .catch((error) => {
+      console.error(error);
+      process.exit(1);
+    });
+}
