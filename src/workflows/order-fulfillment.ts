@@ -45,6 +45,9 @@ const BUSINESS_FAILURES = [
   'RefundRejected',
   'ProviderRejected',
   'NotFound',
+  'ProviderProtocolError',
+  'NothingHarvested',
+  'PartialYieldRefused',
 ];
 
 /**

@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import type { WorkflowHandle } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Runtime, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities, type Activities } from '../../src/activities';
+import { seed } from '../../src/db/seed';
+import { sdkExecutable } from '../../src/lib/binaries';
+import { createHttpProviders } from '../../src/providers/http';
+import { SandboxAdmin } from '../../src/providers/sandbox-admin';
+import type { Providers } from '../../src/providers/types';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
+import { orderWorkflowId, statusQuery, type OrderInput, type OrderResult, type OrderStatusView } from '../../src/workflows/definitions';
+import { orderFulfillment } from '../../src/workflows';
+import { createTestDatabase, type TestDatabase } from './db';
+
+let runtimeInstalled = false;
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Already installed by another harness in this process.
+  }
+}
+
+/**
+ * Everything a workflow test needs, all real: the time-skipping test server, a fresh PostgreSQL
+ * database with migrations and the demo seed, the provider sandbox over HTTP, and the real
+ * activities. One per test file; each test gets its own task queue and order ID.
+ */
+export interface WorkflowHarness {
+  env: TestWorkflowEnvironment;
+  db: TestDatabase;
+  sandbox: RunningSandbox;
+  admin: SandboxAdmin;
+  providers: Providers;
+  /** Order input with sensible defaults; every call gets a fresh order ID. */
+  order: (overrides?: Partial<OrderInput>) => OrderInput;
+  /**
+   * Start a worker on a fresh task queue, start the order, run `body` with its handle while the
+   * worker runs, and return what `body` returns.
+   */
+  run: <T>(
+    input: OrderInput,
+    body: (handle: WorkflowHandle<typeof orderFulfillment>) => Promise<T>,
+    options?: { activities?: Partial<Activities> | ((real: Activities) => Partial<Activities>) },
+  ) => Promise<T>;
+  teardown: () => Promise<void>;
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: new DefaultLogger('WARN') });
+  return bundle;
+}
+
+export async function createWorkflowHarness(options: { providerTimeoutMs?: number } = {}): Promise<WorkflowHarness> {
+  quietRuntime();
+  const [env, db] = await Promise.all([
+    TestWorkflowEnvironment.createTimeSkipping({ server: { executable: sdkExecutable('temporal-test-server') } }),
+    createTestDatabase(),
+  ]);
+  await seed(db.db);
+  await db.query(`insert into customers (id, name, email) values ('cust-other', 'Other', 'other@example.com') on conflict do nothing`);
+  const sandbox = await startSandbox({ databaseUrl: db.url, host: '127.0.0.1', port: 0 });
+  const providers = createHttpProviders({ baseUrl: sandbox.url, timeoutMs: options.providerTimeoutMs ?? 2_000 });
+  const real = createActivities({ db: db.db, providers });
+  const code = await workflowBundle();
+
+  return {
+    env,
+    db,
+    sandbox,
+    admin: new SandboxAdmin(sandbox.url),
+    providers,
+    order: (overrides = {}) => {
+      const orderId = `t-${randomUUID()}`;
+      return {
+        orderId,
+        customerId: 'cust-demo',
+        lines: [
+          { sku: 'TOM-HEIRLOOM', quantity: 2 },
+          { sku: 'LET-BUTTER', quantity: 1 },
+        ],
+        acceptPartial: false,
+        currency: 'USD',
+        paymentMethod: 'pm_card_visa',
+        shippingAddress: { name: 'Dana Demo', line1: '1 Orchard Lane', city: 'Springfield', postalCode: '12345', country: 'US' },
+        requestHash: 'test',
+        submittedAt: new Date().toISOString(),
+        ...overrides,
+      };
+    },
+    run: async (input, body, runOptions = {}) => {
+      const taskQueue = `tq-${randomUUID()}`;
+      const overrides = typeof runOptions.activities === 'function' ? runOptions.activities(real) : (runOptions.activities ?? {});
+      const worker = await Worker.create({
+        connection: env.nativeConnection,
+        namespace: env.namespace ?? 'default',
+        taskQueue,
+        workflowBundle: code,
+        activities: { ...real, ...overrides },
+      });
+      return worker.runUntil(async () => {
+        const handle = await env.client.workflow.start(orderFulfillment, {
+          taskQueue,
+          workflowId: orderWorkflowId(input.orderId),
+          args: [input],
+        });
+        return body(handle);
+      });
+    },
+    teardown: async () => {
+      await sandbox.close();
+      await db.drop();
+      await env.teardown();
+    },
+  };
+}
+
+/** Wait (in real time, without skipping) until the workflow's status query satisfies `predicate`. */
+export async function waitForStatus(
+  handle: WorkflowHandle<typeof orderFulfillment>,
+  predicate: (view: OrderStatusView) => boolean,
+  timeoutMs = 30_000,
+): Promise<OrderStatusView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const view = await handle.query(statusQuery);
+    if (predicate(view)) return view;
+    if (Date.now() > deadline) throw new Error(`status never matched; last: ${JSON.stringify(view)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export type { OrderResult };
