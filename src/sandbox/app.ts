@@ -157,7 +157,7 @@ function idempotencyKey(req: Request): string {
 function carrierOf(req: Request): CarrierName {
   const carrier = req.params.carrier;
   if (carrier === 'primary' || carrier === 'backup') return carrier;
-  throw new HttpProblem(404, 'carrier_not_found', 'Unknown carrier', `No carrier named "${carrier ?? ''}".`);
+  throw new HttpProblem(404, 'carrier_not_found', 'Unknown carrier', `No carrier named "${String(carrier)}".`);
 }
 
 function pathParam(req: Request, name: string): string {

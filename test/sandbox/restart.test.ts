@@ -89,7 +89,8 @@ describe('sandbox lifecycle', () => {
     });
     try {
       expect(await new SandboxAdmin(sandbox.url).getFaults()).toMatchObject({ payments: { failNext: 1 } });
-      expect((await fetch(`${sandbox.url}/healthz`).then((r) => r.json())) as unknown).toEqual({ ok: true });
+      const health: unknown = await fetch(`${sandbox.url}/healthz`).then((r) => r.json());
+      expect(health).toEqual({ ok: true });
     } finally {
       await sandbox.close();
     }

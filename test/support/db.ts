@@ -13,7 +13,8 @@ export interface TestDatabase {
 
 function adminUrl(): string {
   const url = process.env.HTD_TEST_PG_ADMIN_URL;
-  if (!url) throw new Error('HTD_TEST_PG_ADMIN_URL is not set: run tests through jest (global setup starts PostgreSQL).');
+  if (!url)
+    throw new Error('HTD_TEST_PG_ADMIN_URL is not set: run tests through jest (global setup starts PostgreSQL).');
   return url;
 }
 
@@ -32,7 +33,8 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
   return {
     url,
     db,
-    query: async (sql, params) => (await raw.query(sql, params as unknown[])).rows,
+    query: async <T extends Record<string, unknown>>(sql: string, params?: unknown[]) =>
+      (await raw.query<T>(sql, params)).rows,
     drop: async () => {
       await db.$disconnect();
       await raw.end();
