@@ -20,11 +20,13 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 
 # ---------------------------------------------------------------------------------------------
 FROM base AS deps
-# Only what `npm ci` and the project's postinstall hook read, so source edits keep this layer cached.
-COPY package.json package-lock.json prisma.config.ts ./
+# Only what `npm ci` and the project's postinstall hook (scripts/postinstall.mjs: prisma generate, then the
+# Temporal CLI/test-server binaries) read, so source edits keep this layer cached. The image never runs a
+# Temporal dev or test server, so HTD_SKIP_TOOLS skips fetching those binaries.
+COPY package.json package-lock.json prisma.config.ts tools.json ./
 COPY scripts ./scripts
 COPY prisma ./prisma
-RUN --mount=type=cache,target=/root/.npm npm ci
+RUN --mount=type=cache,target=/root/.npm HTD_SKIP_TOOLS=1 npm ci
 
 # ---------------------------------------------------------------------------------------------
 FROM deps AS build
@@ -57,9 +59,10 @@ COPY package.json package-lock.json ./
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # src/db/migrate.ts resolves migrations as <dist/db>/../../prisma/migrations, i.e. /app/prisma/migrations;
-# prisma.config.ts lets the Prisma CLI find the schema and DATABASE_URL inside the container.
+# dist/lib/binaries.js requires ../../tools.json; prisma.config.ts lets the Prisma CLI find the schema and
+# DATABASE_URL inside the container.
 COPY prisma ./prisma
-COPY prisma.config.ts ./
+COPY prisma.config.ts tools.json ./
 RUN mkdir -p /app/.data && chown node:node /app/.data
 
 # The base image's unprivileged `node` user (uid 1000).

@@ -27,7 +27,18 @@ for (const python of pythons) {
     console.log(`[tools] ${python} -m pip install --target .tools/py ${specs.join(' ')}`);
     execFileSync(
       python,
-      ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location', '--upgrade', '--target', target, ...specs],
+      [
+        '-m',
+        'pip',
+        'install',
+        '--quiet',
+        '--disable-pip-version-check',
+        '--no-warn-script-location',
+        '--upgrade',
+        '--target',
+        target,
+        ...specs,
+      ],
       { stdio: 'inherit', env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' } },
     );
     for (const [name] of missing) fs.chmodSync(path.join(target, 'bin', name), 0o755);

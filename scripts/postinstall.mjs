@@ -6,7 +6,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const run = (script, ...args) => execFileSync(process.execPath, [path.join(here, script), ...args], { stdio: 'inherit' });
+const run = (script, ...args) =>
+  execFileSync(process.execPath, [path.join(here, script), ...args], { stdio: 'inherit' });
 run('prisma-generate.mjs');
 if (process.env.HTD_SKIP_TOOLS === '1') console.log('[tools] HTD_SKIP_TOOLS=1: not installing Temporal binaries');
 else run('install-tools.mjs');

@@ -12,7 +12,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const env = { ...process.env };
 if (!env.PRISMA_SCHEMA_ENGINE_BINARY) {
   const placeholder = path.join(os.tmpdir(), 'htd-prisma-schema-engine-placeholder');
-  fs.writeFileSync(placeholder, '#!/bin/sh\necho "placeholder: prisma generate does not need the schema engine" >&2\nexit 1\n', { mode: 0o755 });
+  fs.writeFileSync(
+    placeholder,
+    '#!/bin/sh\necho "placeholder: prisma generate does not need the schema engine" >&2\nexit 1\n',
+    { mode: 0o755 },
+  );
   env.PRISMA_SCHEMA_ENGINE_BINARY = placeholder;
 }
 env.PRISMA_HIDE_UPDATE_MESSAGE = '1';

@@ -56,7 +56,9 @@ function runChild(name: string, command: string, args: string[], env: NodeJS.Pro
   child.once('exit', (code, signal) => {
     out.end();
     if (!shuttingDown) {
-      console.error(`[${name}] exited (code ${code}, signal ${signal}); stopping the stack. See ${path.join(logDir, `${name}.log`)}`);
+      console.error(
+        `[${name}] exited (code ${code}, signal ${signal}); stopping the stack. See ${path.join(logDir, `${name}.log`)}`,
+      );
       void shutdown(1);
     }
   });
@@ -171,7 +173,9 @@ async function main(): Promise<void> {
     await waitForPort(config.TEMPORAL_DEV_PORT, '127.0.0.1', 60_000);
     env.TEMPORAL_ADDRESS = `127.0.0.1:${config.TEMPORAL_DEV_PORT}`;
     uiUrl = `http://127.0.0.1:${config.TEMPORAL_UI_PORT}`;
-    console.log(`[temporal] dev server on ${env.TEMPORAL_ADDRESS}, Web UI ${uiUrl} (history: ${path.join(dataDir, 'temporal.db')})`);
+    console.log(
+      `[temporal] dev server on ${env.TEMPORAL_ADDRESS}, Web UI ${uiUrl} (history: ${path.join(dataDir, 'temporal.db')})`,
+    );
   }
   const temporal = await connectClient(loadConfig(env));
   // The frontend accepts connections slightly before the namespace is ready.

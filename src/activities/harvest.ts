@@ -5,7 +5,13 @@ import { appendEvent, lockOrder, setOrderState, type ActivityDeps } from './shar
 export function createHarvestActivities({ db }: ActivityDeps) {
   return {
     /** Open the crew's task (ID `hv-<orderId>`); idempotent, keeps the first due date. */
-    async createHarvestTask({ orderId, dueBy }: { orderId: string; dueBy: string }): Promise<{ taskId: string; dueBy: string }> {
+    async createHarvestTask({
+      orderId,
+      dueBy,
+    }: {
+      orderId: string;
+      dueBy: string;
+    }): Promise<{ taskId: string; dueBy: string }> {
       const taskId = harvestTaskId(orderId);
       return db.$transaction(async (tx) => {
         await lockOrder(tx, orderId);

@@ -14,7 +14,11 @@ export function createInventoryActivities({ db }: ActivityDeps) {
     async reserveInventory({ orderId }: { orderId: string }): Promise<ReservedLine[]> {
       return db.$transaction(async (tx) => {
         await lockOrder(tx, orderId);
-        const lines = await tx.orderLine.findMany({ where: { orderId }, include: { product: true }, orderBy: { sku: 'asc' } });
+        const lines = await tx.orderLine.findMany({
+          where: { orderId },
+          include: { product: true },
+          orderBy: { sku: 'asc' },
+        });
         const existing = await tx.reservation.findMany({ where: { orderId } });
         if (existing.length === 0) {
           // Lock products in a fixed order (sku ascending) so two orders never deadlock each other.
@@ -33,7 +37,9 @@ export function createInventoryActivities({ db }: ActivityDeps) {
                 details: [{ sku: line.sku, requested: line.quantity, available: product?.available ?? 0 }],
               });
             }
-            await tx.reservation.create({ data: { orderId, sku: line.sku, quantity: line.quantity, status: 'ACTIVE' } });
+            await tx.reservation.create({
+              data: { orderId, sku: line.sku, quantity: line.quantity, status: 'ACTIVE' },
+            });
           }
           await appendEvent(tx, orderId, `${orderId}:reserved`, 'InventoryReserved', {
             lines: lines.map((line) => ({ sku: line.sku, quantity: line.quantity })),

@@ -26,7 +26,9 @@ export function createNotificationActivities({ db, providers }: ActivityDeps) {
       });
       const shipment = order.shipments.find((s) => s.status !== 'VOIDED');
       const subject =
-        kind === 'confirmation' ? `Your harvest is on its way (order ${orderId})` : `Your order ${orderId} was cancelled`;
+        kind === 'confirmation'
+          ? `Your harvest is on its way (order ${orderId})`
+          : `Your order ${orderId} was cancelled`;
       const receipt = order.lines
         .map((line) => {
           const qty = line.harvestedQuantity ?? 0;

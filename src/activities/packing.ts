@@ -38,7 +38,8 @@ export function createPackingActivities({ db }: ActivityDeps) {
       await db.$transaction(async (tx) => {
         await lockOrder(tx, orderId);
         const updated = await tx.package.updateMany({ where: { id, status: 'PACKED' }, data: { status: 'UNPACKED' } });
-        if (updated.count > 0) await appendEvent(tx, orderId, `${orderId}:unpacked`, 'OrderUnpacked', { packageId: id });
+        if (updated.count > 0)
+          await appendEvent(tx, orderId, `${orderId}:unpacked`, 'OrderUnpacked', { packageId: id });
       });
     },
   };

@@ -10,16 +10,27 @@ export function createPaymentActivities({ db, providers }: ActivityDeps) {
      * `order:<id>:charge`, so a retry after a lost response (or a reset run) gets the first charge
      * back instead of a second one. Declines are non-retryable business failures.
      */
-    async chargeOrder({ orderId }: { orderId: string }): Promise<{ chargeId: string; amountCents: number; currency: string }> {
+    async chargeOrder({
+      orderId,
+    }: {
+      orderId: string;
+    }): Promise<{ chargeId: string; amountCents: number; currency: string }> {
       const idempotencyKey = idempotencyKeys.charge(orderId);
       const recorded = await db.payment.findUnique({ where: { idempotencyKey } });
       if (recorded?.status === 'SUCCEEDED' && recorded.providerChargeId) {
         return { chargeId: recorded.providerChargeId, amountCents: recorded.amountCents, currency: recorded.currency };
       }
       const order = await db.order.findUniqueOrThrow({ where: { id: orderId }, include: { lines: true } });
-      const amountCents = order.lines.reduce((sum, line) => sum + (line.harvestedQuantity ?? 0) * line.unitPriceCents, 0);
+      const amountCents = order.lines.reduce(
+        (sum, line) => sum + (line.harvestedQuantity ?? 0) * line.unitPriceCents,
+        0,
+      );
       if (amountCents <= 0) {
-        throw ApplicationFailure.create({ type: 'NothingToCharge', message: 'Nothing was harvested', nonRetryable: true });
+        throw ApplicationFailure.create({
+          type: 'NothingToCharge',
+          message: 'Nothing was harvested',
+          nonRetryable: true,
+        });
       }
       try {
         const charge = await providers.payments.charge({
@@ -43,7 +54,12 @@ export function createPaymentActivities({ db, providers }: ActivityDeps) {
               currency: charge.currency,
               status: 'SUCCEEDED',
             },
-            update: { providerChargeId: charge.chargeId, amountCents: charge.amountCents, status: 'SUCCEEDED', failureCode: null },
+            update: {
+              providerChargeId: charge.chargeId,
+              amountCents: charge.amountCents,
+              status: 'SUCCEEDED',
+              failureCode: null,
+            },
           });
           await tx.order.update({ where: { id: orderId }, data: { chargedCents: charge.amountCents } });
           await appendEvent(tx, orderId, `${orderId}:charged`, 'PaymentCaptured', {

@@ -18,7 +18,15 @@ export function createShippingActivities({ db, providers }: ActivityDeps) {
      * Book a label with one carrier. Every attempt, failed or not, is recorded. An order never
      * holds two active labels: an existing one is returned (and a partial unique index enforces it).
      */
-    async bookCarrier({ orderId, carrier, round }: { orderId: string; carrier: CarrierName; round: number }): Promise<ShipmentView> {
+    async bookCarrier({
+      orderId,
+      carrier,
+      round,
+    }: {
+      orderId: string;
+      carrier: CarrierName;
+      round: number;
+    }): Promise<ShipmentView> {
       const active = await db.shipment.findFirst({ where: { orderId, status: { not: 'VOIDED' } } });
       if (active) {
         return {

@@ -29,8 +29,14 @@ export function createApp(deps: AppDeps): Express {
   });
   app.get('/readyz', async (_req, res) => {
     const checks = await Promise.all([
-      deps.db.$queryRaw`SELECT 1`.then(() => 'ok' as const, (e: Error) => e.message),
-      deps.temporal.workflowService.getSystemInfo({}).then(() => 'ok' as const, (e: Error) => e.message),
+      deps.db.$queryRaw`SELECT 1`.then(
+        () => 'ok' as const,
+        (e: Error) => e.message,
+      ),
+      deps.temporal.workflowService.getSystemInfo({}).then(
+        () => 'ok' as const,
+        (e: Error) => e.message,
+      ),
     ]);
     const [database, temporal] = checks;
     const ready = database === 'ok' && temporal === 'ok';

@@ -10,11 +10,15 @@ export interface Principal {
 }
 
 /** Demo keys for development and tests only; production refuses to start without API_KEYS. */
-export const DEMO_KEYS = 'demo-customer-key:customer:cust-demo,demo-crew-key:crew:crew-north,demo-admin-key:admin:admin';
+export const DEMO_KEYS =
+  'demo-customer-key:customer:cust-demo,demo-crew-key:crew:crew-north,demo-admin-key:admin:admin';
 
 export function parseApiKeys(spec: string): Map<string, Principal> {
   const keys = new Map<string, Principal>();
-  for (const entry of spec.split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of spec
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const [key, role, subject] = entry.split(':');
     if (!key || !subject || (role !== 'customer' && role !== 'crew' && role !== 'admin')) {
       throw new Error(`API_KEYS entry "${entry}" is not key:role:subject with role customer|crew|admin`);

@@ -22,17 +22,30 @@ export class HttpProblem extends Error {
 export const problems = {
   notFound: (what: string) => new HttpProblem(404, 'not-found', 'Not found', `${what} does not exist or is not yours`),
   unauthorized: () =>
-    new HttpProblem(401, 'unauthorized', 'Unauthorized', 'Send an API key as `Authorization: Bearer <key>` or `X-Api-Key`'),
+    new HttpProblem(
+      401,
+      'unauthorized',
+      'Unauthorized',
+      'Send an API key as `Authorization: Bearer <key>` or `X-Api-Key`',
+    ),
   forbidden: (role: string, needed: readonly string[]) =>
     new HttpProblem(403, 'forbidden', 'Forbidden', `Role ${role} cannot do this; needs one of: ${needed.join(', ')}`),
-  conflict: (type: string, detail: string, extra?: Record<string, unknown>) => new HttpProblem(409, type, 'Conflict', detail, extra),
+  conflict: (type: string, detail: string, extra?: Record<string, unknown>) =>
+    new HttpProblem(409, type, 'Conflict', detail, extra),
 };
 
 function send(res: Parameters<ErrorRequestHandler>[2], problem: HttpProblem, instance: string): void {
   res
     .status(problem.status)
     .type('application/problem+json')
-    .json({ type: `/problems/${problem.type}`, title: problem.title, status: problem.status, detail: problem.detail, instance, ...problem.extra });
+    .json({
+      type: `/problems/${problem.type}`,
+      title: problem.title,
+      status: problem.status,
+      detail: problem.detail,
+      instance,
+      ...problem.extra,
+    });
 }
 
 /** Unknown routes get a problem document too, never Express's HTML page. */
@@ -48,20 +61,42 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (error instanceof HttpProblem) return send(res, error, instance);
     if (error instanceof ZodError) {
       const errors = error.issues.map((issue) => ({ path: issue.path.join('.') || '(root)', message: issue.message }));
-      return send(res, new HttpProblem(400, 'validation', 'Invalid request', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors }), instance);
+      return send(
+        res,
+        new HttpProblem(400, 'validation', 'Invalid request', errors.map((e) => `${e.path}: ${e.message}`).join('; '), {
+          errors,
+        }),
+        instance,
+      );
     }
     if (error instanceof WorkflowNotFoundError) return send(res, problems.notFound('The order'), instance);
     const http = error as { type?: string; status?: number; message?: string };
     if (http.type === 'entity.too.large') {
-      return send(res, new HttpProblem(413, 'payload-too-large', 'Payload too large', 'Request bodies are limited to 64 kB'), instance);
+      return send(
+        res,
+        new HttpProblem(413, 'payload-too-large', 'Payload too large', 'Request bodies are limited to 64 kB'),
+        instance,
+      );
     }
-    if (http.type === 'entity.parse.failed' || http.type === 'encoding.unsupported' || http.type === 'charset.unsupported') {
-      return send(res, new HttpProblem(400, 'malformed-body', 'Malformed body', 'The body is not valid JSON'), instance);
+    if (
+      http.type === 'entity.parse.failed' ||
+      http.type === 'encoding.unsupported' ||
+      http.type === 'charset.unsupported'
+    ) {
+      return send(
+        res,
+        new HttpProblem(400, 'malformed-body', 'Malformed body', 'The body is not valid JSON'),
+        instance,
+      );
     }
     if (typeof http.status === 'number' && http.status >= 400 && http.status < 500) {
       return send(res, new HttpProblem(http.status, 'bad-request', 'Bad request', http.message), instance);
     }
     log.error({ err: error, path: req.path }, 'unhandled error');
-    return send(res, new HttpProblem(500, 'internal', 'Internal error', 'Something went wrong on our side; it was logged'), instance);
+    return send(
+      res,
+      new HttpProblem(500, 'internal', 'Internal error', 'Something went wrong on our side; it was logged'),
+      instance,
+    );
   };
 }

@@ -8,7 +8,17 @@ import { harvestCompletedSignal, orderWorkflowId } from '../workflows/definition
  * with full yields, through the same signal a real crew's report sends. Lets orders finish on
  * their own in the embedded stack. Never enabled by docker-compose.
  */
-export function startCrewSimulator({ db, temporal, delayMs, log }: { db: Db; temporal: Client; delayMs: number; log: Logger }) {
+export function startCrewSimulator({
+  db,
+  temporal,
+  delayMs,
+  log,
+}: {
+  db: Db;
+  temporal: Client;
+  delayMs: number;
+  log: Logger;
+}) {
   const reported = new Set<string>();
   let busy = false;
   const tick = async () => {

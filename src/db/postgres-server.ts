@@ -107,7 +107,14 @@ export async function startPostgres(options: PostgresServerOptions): Promise<Run
     try {
       execFileSync(
         path.join(bin, 'initdb'),
-        [`--pgdata=${dataDir}`, '--auth=md5', `--username=${user}`, `--pwfile=${pwFile}`, '--encoding=UTF8', '--locale=C'],
+        [
+          `--pgdata=${dataDir}`,
+          '--auth=md5',
+          `--username=${user}`,
+          `--pwfile=${pwFile}`,
+          '--encoding=UTF8',
+          '--locale=C',
+        ],
         { ...ids, stdio: ['ignore', 'pipe', 'pipe'] },
       );
     } finally {

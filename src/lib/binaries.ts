@@ -20,8 +20,7 @@ export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 export const TOOLS_BIN = path.join(PROJECT_ROOT, '.tools', 'py', 'bin');
 
 export type ResolvedBinary =
-  | { kind: 'path'; path: string; source: 'env' | 'PATH' | 'tools' }
-  | { kind: 'sdk-download'; tried: string[] };
+  { kind: 'path'; path: string; source: 'env' | 'PATH' | 'tools' } | { kind: 'sdk-download'; tried: string[] };
 
 function isExecutable(file: string): boolean {
   try {
@@ -50,7 +49,8 @@ export function resolveBinary(name: BinaryName, env: NodeJS.ProcessEnv = process
   const local = path.join(TOOLS_BIN, name);
   if (isExecutable(local)) return { kind: 'path', path: local, source: 'tools' };
   tried.push(`${local} (missing)`);
-  if (env.HTD_NO_DOWNLOAD === '1') throw new BinaryNotFoundError(name, [...tried, 'SDK download (disabled by HTD_NO_DOWNLOAD=1)']);
+  if (env.HTD_NO_DOWNLOAD === '1')
+    throw new BinaryNotFoundError(name, [...tried, 'SDK download (disabled by HTD_NO_DOWNLOAD=1)']);
   return { kind: 'sdk-download', tried };
 }
 

@@ -18,7 +18,9 @@ function connectionOptions(config: Config): ConnectionOptions & NativeConnection
           },
         }
       : undefined;
-  const ca = config.TEMPORAL_TLS_CA_PATH ? { serverRootCACertificate: fs.readFileSync(config.TEMPORAL_TLS_CA_PATH) } : undefined;
+  const ca = config.TEMPORAL_TLS_CA_PATH
+    ? { serverRootCACertificate: fs.readFileSync(config.TEMPORAL_TLS_CA_PATH) }
+    : undefined;
   const tls = mtls || ca || config.TEMPORAL_API_KEY ? { ...mtls, ...ca } : undefined;
   return { address, ...(tls ? { tls } : {}), ...(config.TEMPORAL_API_KEY ? { apiKey: config.TEMPORAL_API_KEY } : {}) };
 }

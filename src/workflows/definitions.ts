@@ -69,13 +69,7 @@ export type OrderStep = 'received' | (typeof ORDER_STEPS)[number] | 'done';
  * - FAILED: a compensation could not be completed; an operator must finish it by hand.
  */
 export type OrderStatus =
-  | 'RUNNING'
-  | 'AWAITING_HARVEST'
-  | 'NEEDS_ATTENTION'
-  | 'COMPENSATING'
-  | 'COMPLETED'
-  | 'CANCELLED'
-  | 'FAILED';
+  'RUNNING' | 'AWAITING_HARVEST' | 'NEEDS_ATTENTION' | 'COMPENSATING' | 'COMPLETED' | 'CANCELLED' | 'FAILED';
 
 export const TERMINAL_STATUSES: readonly OrderStatus[] = ['COMPLETED', 'CANCELLED', 'FAILED'];
 

@@ -58,30 +58,60 @@ export const ACTIVITY_PRESETS = {
   /** Database-only steps: quick, retried on transient database errors. */
   step: {
     startToCloseTimeout: '30 seconds',
-    retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: BUSINESS_FAILURES },
+    retry: {
+      initialInterval: '500 ms',
+      backoffCoefficient: 2,
+      maximumInterval: '30 seconds',
+      maximumAttempts: 10,
+      nonRetryableErrorTypes: BUSINESS_FAILURES,
+    },
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   },
   /** Gateway errors and timeouts retry with the same idempotency key; declines do not. */
   payment: {
     startToCloseTimeout: '1 minute',
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 12, nonRetryableErrorTypes: BUSINESS_FAILURES },
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: 12,
+      nonRetryableErrorTypes: BUSINESS_FAILURES,
+    },
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   },
   /** Each carrier gets its own small budget, so a dead primary hands over to the backup quickly. */
   carrier: {
     startToCloseTimeout: '30 seconds',
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3, nonRetryableErrorTypes: BUSINESS_FAILURES },
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '10 seconds',
+      maximumAttempts: 3,
+      nonRetryableErrorTypes: BUSINESS_FAILURES,
+    },
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   },
   /** Notifications never fail an order; a few attempts, then the failure is recorded. */
   notify: {
     startToCloseTimeout: '30 seconds',
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: BUSINESS_FAILURES },
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '30 seconds',
+      maximumAttempts: 5,
+      nonRetryableErrorTypes: BUSINESS_FAILURES,
+    },
   },
   /** Compensations are retried for a long time; if they still fail, the order is marked FAILED. */
   compensation: {
     startToCloseTimeout: '30 seconds',
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20, nonRetryableErrorTypes: ['OrderNotRecorded'] },
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: 20,
+      nonRetryableErrorTypes: ['OrderNotRecorded'],
+    },
   },
 } as const satisfies Record<string, ActivityOptions>;
 
@@ -245,7 +275,11 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
     view.harvest.yields = harvested;
     const short = reserved.filter((line) => (harvested.find((h) => h.sku === line.sku)?.quantity ?? 0) < line.quantity);
     if (harvested.every((line) => line.quantity === 0)) {
-      throw ApplicationFailure.create({ type: 'NothingHarvested', message: 'The crew harvested nothing for this order', nonRetryable: true });
+      throw ApplicationFailure.create({
+        type: 'NothingHarvested',
+        message: 'The crew harvested nothing for this order',
+        nonRetryable: true,
+      });
     }
     if (short.length > 0 && !input.acceptPartial) {
       throw ApplicationFailure.create({
@@ -254,7 +288,11 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
         nonRetryable: true,
       });
     }
-    note('harvest', 'completed', short.length > 0 ? `partial yield accepted for ${short.map((l) => l.sku).join(', ')}` : undefined);
+    note(
+      'harvest',
+      'completed',
+      short.length > 0 ? `partial yield accepted for ${short.map((l) => l.sku).join(', ')}` : undefined,
+    );
 
     enter('pack');
     undo.push({ name: 'unpack', run: () => compensations.unpackOrder({ orderId }) });
@@ -282,7 +320,8 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
   let outcome: { chargedCents: number; shipment: ShipmentView } | undefined;
   let failure: unknown;
   try {
-    if (view.cancelRequest?.honoured) throw ApplicationFailure.create({ type: 'CancelledBeforeStart', message: 'Cancelled before start' });
+    if (view.cancelRequest?.honoured)
+      throw ApplicationFailure.create({ type: 'CancelledBeforeStart', message: 'Cancelled before start' });
     outcome = await scope.run(fulfil);
   } catch (error) {
     failure = error;
@@ -298,10 +337,20 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
       } catch (error) {
         // The parcel is on its way: a failed e-mail is recorded, never a reason to undo the order.
         note('notify', 'failed', describe(error));
-        await steps.markOrder({ orderId, eventKey: 'notify-failed', eventType: 'NotificationFailed', data: { error: describe(error) } });
+        await steps.markOrder({
+          orderId,
+          eventKey: 'notify-failed',
+          eventType: 'NotificationFailed',
+          data: { error: describe(error) },
+        });
       }
       if (view.cancelRequest && !view.cancelRequest.honoured) {
-        await steps.markOrder({ orderId, eventKey: 'cancel-refused', eventType: 'CancelRefused', data: { ...view.cancelRequest } });
+        await steps.markOrder({
+          orderId,
+          eventKey: 'cancel-refused',
+          eventType: 'CancelRefused',
+          data: { ...view.cancelRequest },
+        });
       }
       view.status = 'COMPLETED';
       view.step = 'done';
@@ -314,7 +363,13 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
         eventType: 'OrderCompleted',
         data: { chargedCents, carrier: shipment.carrier, trackingNumber: shipment.trackingNumber },
       });
-      return { orderId, status: 'COMPLETED', chargedCents, carrier: shipment.carrier, trackingNumber: shipment.trackingNumber };
+      return {
+        orderId,
+        status: 'COMPLETED',
+        chargedCents,
+        carrier: shipment.carrier,
+        trackingNumber: shipment.trackingNumber,
+      };
     });
   }
 
@@ -330,7 +385,14 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
   view.reason = reason;
 
   await CancellationScope.nonCancellable(async () => {
-    await steps.markOrder({ orderId, status: 'COMPENSATING', reason, eventKey: 'compensating', eventType: 'CompensationStarted', data: { reason, failedStep: view.step } });
+    await steps.markOrder({
+      orderId,
+      status: 'COMPENSATING',
+      reason,
+      eventKey: 'compensating',
+      eventType: 'CompensationStarted',
+      data: { reason, failedStep: view.step },
+    });
     for (const compensation of [...undo].reverse()) {
       try {
         await compensation.run();
@@ -338,7 +400,12 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
         note('compensation', 'completed', compensation.name);
       } catch (error) {
         // Keep going: every other compensation still runs, and the failure is surfaced as FAILED.
-        view.compensations.push({ name: compensation.name, state: 'failed', at: new Date().toISOString(), error: describe(error) });
+        view.compensations.push({
+          name: compensation.name,
+          state: 'failed',
+          at: new Date().toISOString(),
+          error: describe(error),
+        });
         note('compensation', 'failed', `${compensation.name}: ${describe(error)}`);
       }
     }
@@ -349,7 +416,8 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
     }
     const failed = view.compensations.filter((c) => c.state === 'failed');
     view.status = failed.length > 0 ? 'FAILED' : 'CANCELLED';
-    if (failed.length > 0) view.reason = `${reason}; compensation failed: ${failed.map((c) => c.name).join(', ')} (needs an operator)`;
+    if (failed.length > 0)
+      view.reason = `${reason}; compensation failed: ${failed.map((c) => c.name).join(', ')} (needs an operator)`;
     await steps.markOrder({
       orderId,
       status: view.status,

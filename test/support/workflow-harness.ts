@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Runtime, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  Runtime,
+  DefaultLogger,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { createActivities, type Activities } from '../../src/activities';
 import { seed } from '../../src/db/seed';
 import { sdkExecutable } from '../../src/lib/binaries';
@@ -9,7 +15,13 @@ import { createHttpProviders } from '../../src/providers/http';
 import { SandboxAdmin } from '../../src/providers/sandbox-admin';
 import type { Providers } from '../../src/providers/types';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
-import { orderWorkflowId, statusQuery, type OrderInput, type OrderResult, type OrderStatusView } from '../../src/workflows/definitions';
+import {
+  orderWorkflowId,
+  statusQuery,
+  type OrderInput,
+  type OrderResult,
+  type OrderStatusView,
+} from '../../src/workflows/definitions';
 import { orderFulfillment } from '../../src/workflows';
 import { createTestDatabase, type TestDatabase } from './db';
 
@@ -51,7 +63,10 @@ export interface WorkflowHarness {
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: new DefaultLogger('WARN') });
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    logger: new DefaultLogger('WARN'),
+  });
   return bundle;
 }
 
@@ -62,7 +77,9 @@ export async function createWorkflowHarness(options: { providerTimeoutMs?: numbe
     createTestDatabase(),
   ]);
   await seed(db.db);
-  await db.query(`insert into customers (id, name, email) values ('cust-other', 'Other', 'other@example.com') on conflict do nothing`);
+  await db.query(
+    `insert into customers (id, name, email) values ('cust-other', 'Other', 'other@example.com') on conflict do nothing`,
+  );
   const sandbox = await startSandbox({ databaseUrl: db.url, host: '127.0.0.1', port: 0 });
   const providers = createHttpProviders({ baseUrl: sandbox.url, timeoutMs: options.providerTimeoutMs ?? 2_000 });
   const real = createActivities({ db: db.db, providers });
@@ -86,7 +103,13 @@ export async function createWorkflowHarness(options: { providerTimeoutMs?: numbe
         acceptPartial: false,
         currency: 'USD',
         paymentMethod: 'pm_card_visa',
-        shippingAddress: { name: 'Dana Demo', line1: '1 Orchard Lane', city: 'Springfield', postalCode: '12345', country: 'US' },
+        shippingAddress: {
+          name: 'Dana Demo',
+          line1: '1 Orchard Lane',
+          city: 'Springfield',
+          postalCode: '12345',
+          country: 'US',
+        },
         requestHash: 'test',
         submittedAt: new Date().toISOString(),
         ...overrides,
@@ -94,7 +117,8 @@ export async function createWorkflowHarness(options: { providerTimeoutMs?: numbe
     },
     run: async (input, body, runOptions = {}) => {
       const taskQueue = `tq-${randomUUID()}`;
-      const overrides = typeof runOptions.activities === 'function' ? runOptions.activities(real) : (runOptions.activities ?? {});
+      const overrides =
+        typeof runOptions.activities === 'function' ? runOptions.activities(real) : (runOptions.activities ?? {});
       const worker = await Worker.create({
         connection: env.nativeConnection,
         namespace: env.namespace ?? 'default',

@@ -43,7 +43,8 @@ export function harvestRouter({ db, temporal }: { db: Db; temporal: Client }): R
     const { yields } = completeHarvestSchema.parse(req.body);
     const task = await db.harvestTask.findUnique({ where: { id }, include: { order: { include: { lines: true } } } });
     if (!task) throw problems.notFound(`Harvest task ${id}`);
-    if (task.status !== 'OPEN') throw problems.conflict('harvest-task-closed', `Harvest task ${id} is ${task.status}`, { status: task.status });
+    if (task.status !== 'OPEN')
+      throw problems.conflict('harvest-task-closed', `Harvest task ${id} is ${task.status}`, { status: task.status });
     const lines = new Map(task.order.lines.map((l) => [l.sku, l.quantity]));
     const errors = yields.flatMap((y, i) => {
       const ordered = lines.get(y.sku);
@@ -51,15 +52,24 @@ export function harvestRouter({ db, temporal }: { db: Db; temporal: Client }): R
       if (y.quantity > ordered) return [{ path: `yields.${i}.quantity`, message: `more than the ${ordered} ordered` }];
       return [];
     });
-    if (new Set(yields.map((y) => y.sku)).size !== yields.length) errors.push({ path: 'yields', message: 'each SKU may appear only once' });
+    if (new Set(yields.map((y) => y.sku)).size !== yields.length)
+      errors.push({ path: 'yields', message: 'each SKU may appear only once' });
     if (errors.length > 0) {
-      throw new HttpProblem(400, 'validation', 'Invalid request', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors });
+      throw new HttpProblem(
+        400,
+        'validation',
+        'Invalid request',
+        errors.map((e) => `${e.path}: ${e.message}`).join('; '),
+        { errors },
+      );
     }
     const principal = req.principal as Principal;
     await temporal.workflow
       .getHandle(orderWorkflowId(task.orderId))
       .signal(harvestCompletedSignal, { taskId: id, yields, reportedBy: `${principal.role}:${principal.subject}` });
-    res.status(202).json({ taskId: id, orderId: task.orderId, accepted: true, links: { order: `/orders/${task.orderId}` } });
+    res
+      .status(202)
+      .json({ taskId: id, orderId: task.orderId, accepted: true, links: { order: `/orders/${task.orderId}` } });
   });
 
   return router;

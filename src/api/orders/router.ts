@@ -12,7 +12,13 @@ import {
 } from '../../workflows/definitions';
 import { requireRole, type Principal } from '../auth';
 import { HttpProblem, problems } from '../problem';
-import { cancelOrderSchema, createOrderSchema, idempotencyKeySchema, orderIdParams, type CreateOrderBody } from './schemas';
+import {
+  cancelOrderSchema,
+  createOrderSchema,
+  idempotencyKeySchema,
+  orderIdParams,
+  type CreateOrderBody,
+} from './schemas';
 
 export interface OrdersDeps {
   db: Db;
@@ -62,7 +68,8 @@ export function ordersRouter(deps: OrdersDeps): Router {
     });
     const live = await liveStatus(temporal, orderId);
     if (!order && !live) throw problems.notFound(`Order ${orderId}`);
-    if (order && principal.role === 'customer' && order.customerId !== principal.subject) throw problems.notFound(`Order ${orderId}`);
+    if (order && principal.role === 'customer' && order.customerId !== principal.subject)
+      throw problems.notFound(`Order ${orderId}`);
     if (!order && principal.role === 'customer') {
       // Not recorded yet: the workflow memo names the owner.
       const description = await temporal.workflow.getHandle(orderWorkflowId(orderId)).describe();
@@ -78,19 +85,34 @@ export function ordersRouter(deps: OrdersDeps): Router {
       reason: live?.reason ?? order?.outcomeReason ?? undefined,
       acceptPartial: order?.acceptPartial,
       currency: order?.currency,
-      lines: order?.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, unitPriceCents: l.unitPriceCents, harvestedQuantity: l.harvestedQuantity })),
+      lines: order?.lines.map((l) => ({
+        sku: l.sku,
+        quantity: l.quantity,
+        unitPriceCents: l.unitPriceCents,
+        harvestedQuantity: l.harvestedQuantity,
+      })),
       chargedCents: order?.chargedCents ?? null,
       refundedCents: order?.refundedCents ?? 0,
       harvestTask: order?.harvestTask
         ? { id: order.harvestTask.id, status: order.harvestTask.status, dueBy: order.harvestTask.dueBy }
         : null,
       shipment: shipment
-        ? { carrier: shipment.carrier, trackingNumber: shipment.trackingNumber, pickupDate: shipment.pickupDate, status: shipment.status }
+        ? {
+            carrier: shipment.carrier,
+            trackingNumber: shipment.trackingNumber,
+            pickupDate: shipment.pickupDate,
+            status: shipment.status,
+          }
         : null,
       trackingNumber: shipment && shipment.status !== 'VOIDED' ? shipment.trackingNumber : null,
       createdAt: order?.createdAt,
       updatedAt: order?.updatedAt,
-      workflow: { workflowId: orderWorkflowId(orderId), timeline: live?.timeline, compensations: live?.compensations, carrierAttempts: live?.carrierAttempts },
+      workflow: {
+        workflowId: orderWorkflowId(orderId),
+        timeline: live?.timeline,
+        compensations: live?.compensations,
+        carrierAttempts: live?.carrierAttempts,
+      },
       links: { self: `/orders/${orderId}`, events: `/orders/${orderId}/events`, cancel: `/orders/${orderId}/cancel` },
     };
   }
@@ -100,17 +122,27 @@ export function ordersRouter(deps: OrdersDeps): Router {
     const keyHeader = req.header('idempotency-key');
     const idempotencyKey = keyHeader === undefined ? undefined : idempotencyKeySchema.parse(keyHeader);
     const body: CreateOrderBody = createOrderSchema.parse(req.body);
-    const requestHash = createHash('sha256').update(canonical({ customerId: principal.subject, ...body })).digest('hex');
+    const requestHash = createHash('sha256')
+      .update(canonical({ customerId: principal.subject, ...body }))
+      .digest('hex');
     const orderId = orderIdFor(principal.subject, idempotencyKey);
 
     const [customer, products] = await Promise.all([
       db.customer.findUnique({ where: { id: principal.subject } }),
       db.product.findMany({ where: { sku: { in: body.lines.map((l) => l.sku) } }, select: { sku: true } }),
     ]);
-    if (!customer) throw new HttpProblem(422, 'unknown-customer', 'Unknown customer', `Customer ${principal.subject} is not registered`);
+    if (!customer)
+      throw new HttpProblem(
+        422,
+        'unknown-customer',
+        'Unknown customer',
+        `Customer ${principal.subject} is not registered`,
+      );
     const unknown = body.lines.filter((l) => !products.some((p) => p.sku === l.sku)).map((l) => l.sku);
     if (unknown.length > 0) {
-      throw new HttpProblem(422, 'unknown-product', 'Unknown product', `No such SKU: ${unknown.join(', ')}`, { skus: unknown });
+      throw new HttpProblem(422, 'unknown-product', 'Unknown product', `No such SKU: ${unknown.join(', ')}`, {
+        skus: unknown,
+      });
     }
 
     const input: OrderInput = {
@@ -164,13 +196,22 @@ export function ordersRouter(deps: OrdersDeps): Router {
     const order = await readOrder(id, principal);
     const live = await liveStatus(temporal, id);
     if (!live || TERMINAL_STATUSES.includes(live.status)) {
-      throw problems.conflict('order-finished', `Order ${id} is ${order.status}; it can no longer be cancelled`, { status: order.status });
+      throw problems.conflict('order-finished', `Order ${id} is ${order.status}; it can no longer be cancelled`, {
+        status: order.status,
+      });
     }
     if (live.shipment?.pickedUp || live.step === 'notify' || live.step === 'done') {
-      throw problems.conflict('too-late-to-cancel', `The carrier already has order ${id}'s parcel`, { status: live.status });
+      throw problems.conflict('too-late-to-cancel', `The carrier already has order ${id}'s parcel`, {
+        status: live.status,
+      });
     }
-    await temporal.workflow.getHandle(orderWorkflowId(id)).signal(cancelOrderSignal, { reason, requestedBy: `${principal.role}:${principal.subject}` });
-    res.status(202).location(`/orders/${id}`).json({ orderId: id, cancelRequested: true, links: { self: `/orders/${id}` } });
+    await temporal.workflow
+      .getHandle(orderWorkflowId(id))
+      .signal(cancelOrderSignal, { reason, requestedBy: `${principal.role}:${principal.subject}` });
+    res
+      .status(202)
+      .location(`/orders/${id}`)
+      .json({ orderId: id, cancelRequested: true, links: { self: `/orders/${id}` } });
   });
 
   return router;

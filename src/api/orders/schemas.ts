@@ -27,7 +27,10 @@ export const createOrderSchema = z
       .max(LIMITS.linesPerOrder)
       .refine((lines) => new Set(lines.map((l) => l.sku)).size === lines.length, 'each SKU may appear only once'),
     acceptPartial: z.boolean().default(false),
-    paymentMethod: z.string().regex(/^pm_[A-Za-z0-9_]{1,60}$/, 'must be a payment method token such as pm_card_visa').default('pm_card_visa'),
+    paymentMethod: z
+      .string()
+      .regex(/^pm_[A-Za-z0-9_]{1,60}$/, 'must be a payment method token such as pm_card_visa')
+      .default('pm_card_visa'),
     shippingAddress: addressSchema,
   })
   .strict();
