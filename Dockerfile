@@ -47,8 +47,8 @@ RUN npm prune --omit=dev
 
 # ---------------------------------------------------------------------------------------------
 FROM base AS runtime
-# ca-certificates: the Temporal SDK's native core (Rust) verifies Temporal Cloud's certificate against
-# the system trust store, which the slim image does not ship. Node's own HTTPS uses its bundled CAs.
+# ca-certificates: the slim image has no system trust store. Node's own HTTPS uses its bundled CAs, but
+# native code (the Temporal SDK's Rust core talking TLS to Temporal Cloud) may look for the system one.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/*
