@@ -1,0 +1,208 @@
+import { harvestWindowMs, statusQuery } from '../../src/workflows/definitions';
+import { eventTypes, orderRow, reportHarvest, rowsOf, stock, workflowFailure } from '../support/scenarios';
+import { createWorkflowHarness, waitForStatus, type WorkflowHarness } from '../support/workflow-harness';
+
+describe('orderFulfillment: inventory and harvest failures', () => {
+  let h: WorkflowHarness;
+  beforeAll(async () => {
+    h = await createWorkflowHarness();
+  }, 120_000);
+  afterAll(() => h?.teardown());
+
+  it('when a line asks for more than is available, then the order fails with OutOfStock, is CANCELLED and nothing moves', async () => {
+    const before = await stock(h);
+    const input = h.order({
+      lines: [
+        { sku: 'LET-BUTTER', quantity: 1 },
+        { sku: 'TOM-HEIRLOOM', quantity: before['TOM-HEIRLOOM']!.available + 1 },
+      ],
+    });
+    const { orderId } = input;
+
+    const { failure, activity, root, view } = await h.run(input, async (handle) => {
+      const outcome = await workflowFailure(handle.result());
+      return { ...outcome, view: await handle.query(statusQuery) };
+    });
+
+    expect(failure.type).toBe('OutOfStock');
+    expect(failure.message).toMatch(/out of stock: TOM-HEIRLOOM/i);
+    expect(activity?.activityType).toBe('reserveInventory');
+    expect(root?.type).toBe('OutOfStock');
+    expect(root?.nonRetryable).toBe(true);
+    expect(view).toMatchObject({ status: 'CANCELLED', step: 'reserve-inventory' });
+    expect(view.reason).toMatch(/out of stock: TOM-HEIRLOOM \(ordered \d+, available \d+\)/i);
+    expect(view.compensations).toEqual([expect.objectContaining({ name: 'release-reservation', state: 'completed' })]);
+
+    expect(await orderRow(h, orderId)).toMatchObject({ status: 'CANCELLED', charged_cents: null });
+    expect((await orderRow(h, orderId))?.outcome_reason).toMatch(/out of stock/i);
+    // All or nothing: the lettuce line (reserved first, sku order) was rolled back with the failed tomato line.
+    expect(await stock(h)).toEqual(before);
+    expect(await rowsOf(h, 'reservations', orderId)).toEqual([]);
+    expect(await rowsOf(h, 'harvest_tasks', orderId)).toEqual([]);
+    expect(await rowsOf(h, 'payments', orderId)).toEqual([]);
+    expect(await eventTypes(h, orderId)).toEqual(['OrderReceived', 'CompensationStarted', 'CustomerNotified', 'OrderCancelled']);
+
+    expect(await h.admin.listCharges(orderId)).toEqual([]);
+    const messages = await h.admin.listNotifications(orderId);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]?.subject).toMatch(/cancelled/i);
+    expect(messages[0]?.body).toMatch(/out of stock/i);
+  });
+
+  it('when the crew never reports within the window derived from the products, then HarvestTimedOut releases stock, cancels the task and notifies', async () => {
+    const before = await stock(h);
+    const input = h.order();
+    const { orderId } = input;
+    const products = await h.db.query<{ harvest_lead_days: number; shelf_life_days: number }>(
+      'select harvest_lead_days, shelf_life_days from products where sku = any($1)',
+      [input.lines.map((l) => l.sku)],
+    );
+    const windowMs = harvestWindowMs(products.map((p) => ({ harvestLeadDays: p.harvest_lead_days, shelfLifeDays: p.shelf_life_days })));
+    expect(windowMs).toBe(7 * 24 * 3600 * 1000); // tomatoes: 2 days lead; lettuce: 5 days shelf life
+
+    const { failure, activity, view, waiting, reservedDuringWait } = await h.run(input, async (handle) => {
+      const waiting = await waitForStatus(handle, (v) => v.status === 'AWAITING_HARVEST');
+      const reservedDuringWait = await stock(h);
+      // Never signal: awaiting the result lets the test server skip the days of waiting.
+      const outcome = await workflowFailure(handle.result());
+      return { ...outcome, waiting, reservedDuringWait, view: await handle.query(statusQuery) };
+    });
+
+    expect(reservedDuringWait['TOM-HEIRLOOM']).toEqual({
+      available: before['TOM-HEIRLOOM']!.available - 2,
+      reserved: before['TOM-HEIRLOOM']!.reserved + 2,
+    });
+    expect(failure.type).toBe('HarvestTimedOut');
+    expect(activity).toBeUndefined(); // the workflow's own timer, not an activity, gave up
+    expect(view.reason).toMatch(/did not report harvest task hv-/i);
+    expect(view.status).toBe('CANCELLED');
+    expect(view.compensations.map((c) => [c.name, c.state])).toEqual([
+      ['cancel-harvest', 'completed'],
+      ['release-reservation', 'completed'],
+    ]);
+    // The wait lasted the whole window (in workflow time), and not a second less.
+    const dueBy = Date.parse(waiting.harvest!.dueBy);
+    const started = Date.parse(waiting.timeline.find((t) => t.step === 'harvest' && t.state === 'started')!.at);
+    const gaveUp = Date.parse(view.timeline.find((t) => t.step === 'harvest' && t.state === 'failed')!.at);
+    expect(dueBy - started).toBeGreaterThanOrEqual(windowMs);
+    expect(dueBy - started).toBeLessThan(windowMs + 60_000);
+    expect(gaveUp).toBeGreaterThanOrEqual(dueBy - 60_000);
+
+    expect(await orderRow(h, orderId)).toMatchObject({ status: 'CANCELLED' });
+    expect(await stock(h)).toEqual(before);
+    expect((await rowsOf(h, 'reservations', orderId, 'status')).map((r) => r.status)).toEqual(['RELEASED', 'RELEASED']);
+    const [task] = await rowsOf(h, 'harvest_tasks', orderId, 'id, status');
+    expect(task).toEqual({ id: `hv-${orderId}`, status: 'CANCELLED' });
+    expect(await rowsOf(h, 'notifications', orderId, 'kind, status')).toEqual([{ kind: 'cancellation', status: 'SENT' }]);
+    expect(await eventTypes(h, orderId)).toEqual([
+      'OrderReceived',
+      'InventoryReserved',
+      'HarvestScheduled',
+      'CompensationStarted',
+      'HarvestCancelled',
+      'ReservationReleased',
+      'CustomerNotified',
+      'OrderCancelled',
+    ]);
+    expect(await h.admin.listCharges(orderId)).toEqual([]);
+    const messages = await h.admin.listNotifications(orderId);
+    expect(messages.map((m) => m.subject)).toEqual([expect.stringMatching(/cancelled/i)]);
+    expect(messages[0]?.body).toMatch(/did not report harvest task/i);
+  });
+
+  it('when the yield is short and partial fulfilment is accepted, then the order COMPLETES charging only what was harvested', async () => {
+    const before = await stock(h);
+    const input = h.order({
+      acceptPartial: true,
+      lines: [
+        { sku: 'TOM-HEIRLOOM', quantity: 4 },
+        { sku: 'LET-BUTTER', quantity: 2 },
+      ],
+    });
+    const { orderId } = input;
+    const yields = [
+      { sku: 'TOM-HEIRLOOM', quantity: 3 },
+      { sku: 'LET-BUTTER', quantity: 0 },
+    ];
+
+    const { result, view } = await h.run(input, async (handle) => {
+      await reportHarvest(handle, input, yields);
+      const result = await handle.result();
+      return { result, view: await handle.query(statusQuery) };
+    });
+
+    const charged = 3 * 650;
+    expect(result).toMatchObject({ orderId, status: 'COMPLETED', chargedCents: charged, carrier: 'primary' });
+    expect(view.harvest?.yields).toEqual(yields.slice().sort((a, b) => a.sku.localeCompare(b.sku)));
+    expect(view.timeline.find((t) => t.step === 'harvest' && t.state === 'completed')?.detail).toMatch(/partial yield accepted for .*LET-BUTTER.*TOM-HEIRLOOM/);
+    expect(view.payment?.amountCents).toBe(charged);
+
+    expect(await orderRow(h, orderId)).toMatchObject({ status: 'COMPLETED', charged_cents: charged });
+    const lines = await h.db.query('select sku, quantity, harvested_quantity from order_lines where order_id = $1 order by sku', [orderId]);
+    expect(lines).toEqual([
+      { sku: 'LET-BUTTER', quantity: 2, harvested_quantity: 0 },
+      { sku: 'TOM-HEIRLOOM', quantity: 4, harvested_quantity: 3 },
+    ]);
+    // The shortfall never existed as stock: the reservation is consumed whole, nothing goes back.
+    const after = await stock(h);
+    expect(after['TOM-HEIRLOOM']).toEqual({ available: before['TOM-HEIRLOOM']!.available - 4, reserved: before['TOM-HEIRLOOM']!.reserved });
+    expect(after['LET-BUTTER']).toEqual({ available: before['LET-BUTTER']!.available - 2, reserved: before['LET-BUTTER']!.reserved });
+    expect((await rowsOf(h, 'reservations', orderId, 'status')).map((r) => r.status)).toEqual(['CONSUMED', 'CONSUMED']);
+    const [pkg] = await rowsOf(h, 'packages', orderId, 'status, contents, weight_grams');
+    expect(pkg).toEqual({ status: 'PACKED', contents: [{ sku: 'TOM-HEIRLOOM', quantity: 3 }], weight_grams: 1500 });
+    expect(await rowsOf(h, 'payments', orderId, 'status, amount_cents')).toEqual([{ status: 'SUCCEEDED', amount_cents: charged }]);
+
+    const charges = await h.admin.listCharges(orderId);
+    expect(charges).toEqual([expect.objectContaining({ amountCents: charged, status: 'succeeded' })]);
+    expect(await h.admin.listRefunds(orderId)).toEqual([]);
+    const [message] = await h.admin.listNotifications(orderId);
+    expect(message?.body).toMatch(/Heirloom tomatoes: 3\/4/);
+  });
+
+  it('when the yield is short and partial fulfilment is refused, then PartialYieldRefused returns the harvest to stock and charges nothing', async () => {
+    const before = await stock(h);
+    const input = h.order({ acceptPartial: false });
+    const { orderId } = input;
+    const yields = [
+      { sku: 'TOM-HEIRLOOM', quantity: 1 },
+      { sku: 'LET-BUTTER', quantity: 1 },
+    ];
+
+    const { failure, activity, view } = await h.run(input, async (handle) => {
+      await reportHarvest(handle, input, yields);
+      const outcome = await workflowFailure(handle.result());
+      return { ...outcome, view: await handle.query(statusQuery) };
+    });
+
+    expect(failure.type).toBe('PartialYieldRefused');
+    expect(activity).toBeUndefined();
+    expect(view.status).toBe('CANCELLED');
+    expect(view.reason).toMatch(/harvest came up short for TOM-HEIRLOOM.*does not accept partial/i);
+    expect(view.compensations.map((c) => [c.name, c.state])).toEqual([
+      ['cancel-harvest', 'completed'],
+      ['release-reservation', 'completed'],
+    ]);
+
+    expect(await orderRow(h, orderId)).toMatchObject({ status: 'CANCELLED', charged_cents: null });
+    // The produce that was picked goes back on the shelf; the tomato that never grew does not.
+    const after = await stock(h);
+    expect(after['TOM-HEIRLOOM']).toEqual({ available: before['TOM-HEIRLOOM']!.available - 2 + 1, reserved: before['TOM-HEIRLOOM']!.reserved });
+    expect(after['LET-BUTTER']).toEqual(before['LET-BUTTER']);
+    const [task] = await rowsOf(h, 'harvest_tasks', orderId, 'status');
+    expect(task?.status).toBe('RETURNED');
+    expect(await rowsOf(h, 'packages', orderId)).toEqual([]);
+    expect(await rowsOf(h, 'payments', orderId)).toEqual([]);
+    expect(await eventTypes(h, orderId)).toEqual([
+      'OrderReceived',
+      'InventoryReserved',
+      'HarvestScheduled',
+      'HarvestCompleted',
+      'CompensationStarted',
+      'HarvestReturnedToStock',
+      'CustomerNotified',
+      'OrderCancelled',
+    ]);
+    expect(await h.admin.listCharges(orderId)).toEqual([]);
+    expect((await h.admin.listNotifications(orderId)).map((m) => m.subject)).toEqual([expect.stringMatching(/cancelled/i)]);
+  });
+});
