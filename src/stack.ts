@@ -44,8 +44,9 @@ function runChild(name: string, command: string, args: string[], env: NodeJS.Pro
       if (!line.trim()) continue;
       try {
         const entry = JSON.parse(line) as { level?: number | string; msg?: string };
-        const level = typeof entry.level === 'number' ? entry.level : 30;
-        if (level >= 30 && entry.msg) console.log(`[${name}] ${entry.msg}`);
+        // pino levels are numbers (30 = info); the Temporal server's are words, and only its errors matter here.
+        const shown = typeof entry.level === 'number' ? entry.level >= 30 : entry.level === 'error' || entry.level === 'fatal';
+        if (shown && entry.msg && !shuttingDown) console.log(`[${name}] ${entry.msg}`);
       } catch {
         if (name !== 'temporal') console.log(`[${name}] ${line}`);
       }

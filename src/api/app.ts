@@ -7,6 +7,7 @@ import { harvestRouter } from './harvest/router';
 import { ordersRouter } from './orders/router';
 import { errorHandler, notFoundHandler } from './problem';
 import { productsRouter } from './products/router';
+import { rateLimit } from './rate-limit';
 
 export interface AppDeps {
   db: Db;
@@ -15,6 +16,8 @@ export interface AppDeps {
   apiKeys: Map<string, Principal>;
   log: Logger;
   currency?: string;
+  /** Requests per minute per API key; unlimited when unset. */
+  rateLimitPerMinute?: number;
 }
 
 /** The HTTP API as an Express app; server.ts listens, tests drive it with supertest. */
@@ -44,6 +47,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use(authenticate(deps.apiKeys));
+  if (deps.rateLimitPerMinute) app.use(rateLimit(deps.rateLimitPerMinute));
   app.use(productsRouter(deps));
   app.use(ordersRouter({ ...deps, currency: deps.currency ?? 'USD' }));
   app.use(harvestRouter(deps));

@@ -21,6 +21,7 @@ export async function startApi(config: Config): Promise<{ server: Server; url: s
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     apiKeys: parseApiKeys(config.API_KEYS ?? DEMO_KEYS),
     log,
+    rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
   });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(config.API_PORT, config.API_HOST, () => resolve(s));

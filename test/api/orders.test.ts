@@ -167,3 +167,23 @@ describe('orders API', () => {
     expect(other.body.type).toBe('/problems/not-found');
   });
 });
+
+describe('rate limiting', () => {
+  it('when a key exceeds its per-minute budget, then 429 with Retry-After, and other keys are unaffected', async () => {
+    const { rateLimit } = await import('../../src/api/rate-limit');
+    const express = (await import('express')).default;
+    const { authenticate } = await import('../../src/api/auth');
+    const { errorHandler } = await import('../../src/api/problem');
+    const limited = express();
+    limited.use(authenticate(parseApiKeys(DEMO_KEYS)));
+    limited.use(rateLimit(3));
+    limited.get('/x', (_req, res) => void res.json({ ok: true }));
+    limited.use(errorHandler(createLogger('t', 'silent')));
+    for (let i = 0; i < 3; i++) await request(limited).get('/x').set(CUSTOMER).expect(200);
+    const blocked = await request(limited).get('/x').set(CUSTOMER);
+    expect(blocked.status).toBe(429);
+    expect(blocked.body.type).toBe('/problems/rate-limited');
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+    await request(limited).get('/x').set(CREW).expect(200);
+  });
+});
