@@ -7,7 +7,7 @@
 #   node dist/db/migrate-cli.js  apply prisma/migrations, then exit
 #   node dist/db/seed-cli.js     idempotent demo seed, then exit
 #
-# Stages: deps (full npm ci, cached on the lockfile) -> build (Prisma client + tsc + workflow bundle)
+# Stages: deps (full npm install of the locked versions; see .ci/run for why not npm ci) -> build (Prisma client + tsc + workflow bundle)
 # -> prod-deps (devDependencies pruned) -> runtime (compiled code, non-root).
 
 ARG NODE_IMAGE=node:20-bookworm-slim
@@ -20,13 +20,13 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 
 # ---------------------------------------------------------------------------------------------
 FROM base AS deps
-# Only what `npm ci` and the project's postinstall hook (scripts/postinstall.mjs: prisma generate, then the
+# Only what `npm install` and the project's postinstall hook (scripts/postinstall.mjs: prisma generate, then the
 # Temporal CLI/test-server binaries) read, so source edits keep this layer cached. The image never runs a
 # Temporal dev or test server, so HTD_SKIP_TOOLS skips fetching those binaries.
 COPY package.json package-lock.json prisma.config.ts tools.json ./
 COPY scripts ./scripts
 COPY prisma ./prisma
-RUN --mount=type=cache,target=/root/.npm HTD_SKIP_TOOLS=1 npm ci
+RUN --mount=type=cache,target=/root/.npm HTD_SKIP_TOOLS=1 npm install --no-audit --no-fund
 
 # ---------------------------------------------------------------------------------------------
 FROM deps AS build

