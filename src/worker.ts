@@ -1,4 +1,11 @@
-import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  Runtime,
+  Worker,
+  type LogLevel,
+  type NativeConnection,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
 import { loadConfig } from './config';
 import { createDb } from './db/client';
@@ -30,9 +37,30 @@ export function createWorker(setup: WorkerSetup): Promise<Worker> {
   });
 }
 
+/**
+ * Route the SDK's own logs (worker state, workflow `log.*` calls, activity logs) into our pino
+ * logger, so every process writes one JSON format. Workflow and activity entries carry
+ * workflowId, runId and activity type in their metadata.
+ */
+function installSdkLogger(log: ReturnType<typeof createLogger>): void {
+  const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+    TRACE: 'trace',
+    DEBUG: 'debug',
+    INFO: 'info',
+    WARN: 'warn',
+    ERROR: 'error',
+  };
+  Runtime.install({
+    logger: new DefaultLogger('INFO', (entry) => {
+      log[levels[entry.level]]({ ...entry.meta, sdk: true }, entry.message);
+    }),
+  });
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger('worker', config.LOG_LEVEL);
+  installSdkLogger(log);
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required for the worker (npm start sets it for you)');
   if (!config.SANDBOX_URL) throw new Error('SANDBOX_URL is required for the worker (npm start sets it for you)');
   const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
