@@ -3,9 +3,11 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   type ActivityOptions,
@@ -308,6 +310,12 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
     enter('book-carrier');
     undo.push({ name: 'void-label', run: () => compensations.voidLabel({ orderId }) });
     const shipment = await bookWithFallback();
+    // A cancel that arrived while the label was being booked is honoured: the booking activity does not heartbeat,
+    // so it completes anyway, but the carrier does not have the parcel yet. Without this check the order would go on
+    // to the pickup and ship although the cancel was accepted; instead the label is voided with everything else.
+    if (scope.consideredCancelled && patched('honour-cancel-during-carrier-booking')) {
+      throw new CancelledFailure('Cancelled while the carrier was being booked, before pickup');
+    }
     view.shipment = shipment;
     // From the moment we hand the parcel over, cancels are refused: the pickup is never interrupted.
     pickupStarted = true;
