@@ -41,6 +41,8 @@ export const configSchema = z.object({
   /** Explicit paths to external binaries; see src/lib/binaries.ts for the full resolution order. */
   TEMPORAL_CLI_PATH: optionalString,
   TEMPORAL_TEST_SERVER_PATH: optionalString,
+  /** host:port where the worker serves the Temporal SDK's Prometheus metrics; unset: off (`npm start`: 127.0.0.1:9464). */
+  WORKER_METRICS_ADDRESS: optionalString,
   /** Prebuilt workflow bundle (`npm run build` writes dist/workflow-bundle.js); unset: bundle at start-up. */
   WORKFLOW_BUNDLE_PATH: optionalString,
 

@@ -45,7 +45,8 @@ function runChild(name: string, command: string, args: string[], env: NodeJS.Pro
       try {
         const entry = JSON.parse(line) as { level?: number | string; msg?: string };
         // pino levels are numbers (30 = info); the Temporal server's are words, and only its errors matter here.
-        const shown = typeof entry.level === 'number' ? entry.level >= 30 : entry.level === 'error' || entry.level === 'fatal';
+        const shown =
+          typeof entry.level === 'number' ? entry.level >= 30 : entry.level === 'error' || entry.level === 'fatal';
         if (shown && entry.msg && !shuttingDown) console.log(`[${name}] ${entry.msg}`);
       } catch {
         if (name !== 'temporal') console.log(`[${name}] ${line}`);
@@ -96,6 +97,7 @@ async function shutdown(code: number): Promise<never> {
 async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   env.CREW_SIMULATOR_DELAY_MS ??= '5000';
+  env.WORKER_METRICS_ADDRESS ??= '127.0.0.1:9464';
   const config = loadConfig(env);
   const dataDir = config.HTD_DATA_DIR;
   const logDir = path.join(dataDir, 'logs');

@@ -38,11 +38,11 @@ export function createWorker(setup: WorkerSetup): Promise<Worker> {
 }
 
 /**
- * Route the SDK's own logs (worker state, workflow `log.*` calls, activity logs) into our pino
+ * Install the SDK runtime: its Prometheus metrics endpoint, and its own logs (worker state, workflow `log.*` calls, activity logs) into our pino
  * logger, so every process writes one JSON format. Workflow and activity entries carry
  * workflowId, runId and activity type in their metadata.
  */
-function installSdkLogger(log: ReturnType<typeof createLogger>): void {
+function installSdkRuntime(log: ReturnType<typeof createLogger>, metricsAddress: string | undefined): void {
   const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
     TRACE: 'trace',
     DEBUG: 'debug',
@@ -51,6 +51,8 @@ function installSdkLogger(log: ReturnType<typeof createLogger>): void {
     ERROR: 'error',
   };
   Runtime.install({
+    // The SDK's own worker metrics (task latencies, slots, cache, polls) on a Prometheus endpoint.
+    ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } } : {}),
     logger: new DefaultLogger('INFO', (entry) => {
       log[levels[entry.level]]({ ...entry.meta, sdk: true }, entry.message);
     }),
@@ -60,7 +62,7 @@ function installSdkLogger(log: ReturnType<typeof createLogger>): void {
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger('worker', config.LOG_LEVEL);
-  installSdkLogger(log);
+  installSdkRuntime(log, config.WORKER_METRICS_ADDRESS);
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required for the worker (npm start sets it for you)');
   if (!config.SANDBOX_URL) throw new Error('SANDBOX_URL is required for the worker (npm start sets it for you)');
   const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_SIZE);

@@ -25,13 +25,19 @@ describe('binary resolution', () => {
   });
 
   it('when the env var names a missing file, then the error says so instead of silently falling back', () => {
-    expect(() => resolveBinary('temporal', { TEMPORAL_CLI_PATH: path.join(dir, 'nope') })).toThrow(/TEMPORAL_CLI_PATH=.*nope/);
+    expect(() => resolveBinary('temporal', { TEMPORAL_CLI_PATH: path.join(dir, 'nope') })).toThrow(
+      /TEMPORAL_CLI_PATH=.*nope/,
+    );
   });
 
   it('when the binary is on PATH, then PATH is used', () => {
     const onPath = fs.mkdtempSync(path.join(dir, 'path-'));
     const file = fakeBinary(onPath, 'temporal-test-server');
-    expect(resolveBinary('temporal-test-server', { PATH: onPath })).toEqual({ kind: 'path', path: file, source: 'PATH' });
+    expect(resolveBinary('temporal-test-server', { PATH: onPath })).toEqual({
+      kind: 'path',
+      path: file,
+      source: 'PATH',
+    });
   });
 
   it('when neither env nor PATH has it, then the project tools folder is used if present, else the SDK download', () => {
