@@ -11,7 +11,11 @@ const { bundleWorkflowCode } = require('@temporalio/worker');
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const out = path.join(root, 'dist', 'workflow-bundle.js');
 
-const { code } = await bundleWorkflowCode({ workflowsPath: path.join(root, 'src', 'workflows', 'index.ts') });
+// The tracing interceptors are always bundled; the worker injects a span-dropping sink when tracing is off.
+const { code } = await bundleWorkflowCode({
+  workflowsPath: path.join(root, 'src', 'workflows', 'index.ts'),
+  workflowInterceptorModules: [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')],
+});
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, code);
 console.log(`wrote ${path.relative(root, out)} (${(code.length / 1024).toFixed(0)} KiB)`);

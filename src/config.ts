@@ -46,6 +46,11 @@ export const configSchema = z.object({
   /** Prebuilt workflow bundle (`npm run build` writes dist/workflow-bundle.js); unset: bundle at start-up. */
   WORKFLOW_BUNDLE_PATH: optionalString,
 
+  /** Tracing exporter: none (default), otlp (OTLP over HTTP) or console. */
+  OTEL_TRACES_EXPORTER: z.enum(['none', 'otlp', 'console']).default('none'),
+  /** OTLP/HTTP collector base URL; spans go to <endpoint>/v1/traces. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().default('http://127.0.0.1:4318'),
+
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: port(3000),
   /**

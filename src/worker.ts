@@ -11,6 +11,7 @@ import { loadConfig } from './config';
 import { createDb } from './db/client';
 import { createLogger } from './lib/logger';
 import { connectWorker } from './lib/temporal';
+import { createTracing, workerTracingOptions } from './lib/tracing';
 import { createHttpProviders } from './providers/http';
 
 export interface WorkerSetup {
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
   if (!config.SANDBOX_URL) throw new Error('SANDBOX_URL is required for the worker (npm start sets it for you)');
   const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   const connection = await connectWorker(config);
+  const tracing = createTracing('harvest-worker', config);
   const worker = await createWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
       providers: createHttpProviders({ baseUrl: config.SANDBOX_URL, timeoutMs: config.PROVIDER_TIMEOUT_MS }),
     },
     workflowBundlePath: config.WORKFLOW_BUNDLE_PATH,
+    options: workerTracingOptions(tracing, config.WORKFLOW_BUNDLE_PATH !== undefined),
   });
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
   // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: no new tasks are polled and
@@ -83,6 +86,7 @@ async function main(): Promise<void> {
   await worker.run();
   await connection.close();
   await db.$disconnect();
+  await tracing.shutdown();
   log.info('worker stopped');
 }
 

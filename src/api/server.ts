@@ -3,6 +3,8 @@ import { loadConfig, type Config } from '../config';
 import { createDb } from '../db/client';
 import { createLogger } from '../lib/logger';
 import { connectClient } from '../lib/temporal';
+import { clientInterceptors, createTracing, httpTracing } from '../lib/tracing';
+import express from 'express';
 import { createApp } from './app';
 import { DEMO_KEYS, parseApiKeys } from './auth';
 
@@ -14,7 +16,8 @@ export async function startApi(config: Config): Promise<{ server: Server; url: s
     throw new Error('API_KEYS must be set in production: no default keys are accepted there');
   }
   const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
-  const temporal = await connectClient(config);
+  const tracing = createTracing('harvest-api', config);
+  const temporal = await connectClient(config, clientInterceptors(tracing));
   const app = createApp({
     db,
     temporal,
@@ -23,8 +26,10 @@ export async function startApi(config: Config): Promise<{ server: Server; url: s
     log,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
   });
+  // Tracing wraps the whole app so every request (and the workflow it starts) gets a span.
+  const root = express().disable('x-powered-by').use(httpTracing(tracing)).use(app);
   const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(config.API_PORT, config.API_HOST, () => resolve(s));
+    const s = root.listen(config.API_PORT, config.API_HOST, () => resolve(s));
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.API_PORT;
@@ -38,6 +43,7 @@ export async function startApi(config: Config): Promise<{ server: Server; url: s
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await temporal.connection.close();
       await db.$disconnect();
+      await tracing.shutdown();
     },
   };
 }

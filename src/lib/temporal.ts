@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { Client, Connection, type ClientInterceptors, type ConnectionOptions } from '@temporalio/client';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import type { Config } from '../config';
 
@@ -25,9 +25,9 @@ function connectionOptions(config: Config): ConnectionOptions & NativeConnection
   return { address, ...(tls ? { tls } : {}), ...(config.TEMPORAL_API_KEY ? { apiKey: config.TEMPORAL_API_KEY } : {}) };
 }
 
-export async function connectClient(config: Config): Promise<Client> {
+export async function connectClient(config: Config, interceptors?: ClientInterceptors): Promise<Client> {
   const connection = await Connection.connect(connectionOptions(config));
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, ...(interceptors ? { interceptors } : {}) });
 }
 
 export function connectWorker(config: Config): Promise<NativeConnection> {
