@@ -22,9 +22,8 @@ import { PROJECT_ROOT, resolveBinary } from './lib/binaries';
 import { createLogger } from './lib/logger';
 import { waitForPort } from './lib/net';
 import { connectClient } from './lib/temporal';
+import { SEARCH_ATTRIBUTES } from './workflows/search-attributes';
 
-/** Custom search attributes registered on the embedded dev server (docker-compose registers the same). */
-export const SEARCH_ATTRIBUTES = { OrderStatus: 'Keyword', OrderStep: 'Keyword', CustomerId: 'Keyword' } as const;
 
 const log = createLogger('stack', process.env.LOG_LEVEL ?? 'info');
 
@@ -238,7 +237,9 @@ Press Ctrl-C to stop everything.
 `);
 }
 
-main().catch(async (error) => {
-  console.error(error instanceof Error ? error.message : error);
-  await shutdown(1);
-});
+if (require.main === module) {
+  main().catch(async (error) => {
+    console.error(error instanceof Error ? error.message : error);
+    await shutdown(1);
+  });
+}
