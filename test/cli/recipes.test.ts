@@ -1,0 +1,202 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import type { Worker } from '@temporalio/worker';
+import { seed } from '../../src/db/seed';
+import { requireBinaryPath } from '../../src/lib/binaries';
+import { createHttpProviders } from '../../src/providers/http';
+import { SandboxAdmin } from '../../src/providers/sandbox-admin';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
+import { createWorker } from '../../src/worker';
+import {
+  harvestCompletedSignal,
+  harvestTaskId,
+  orderWorkflowId,
+  statusQuery,
+  type OrderInput,
+  type OrderStatusView,
+} from '../../src/workflows/definitions';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { startDevServer, type DevServer } from '../support/dev-server';
+import { workflowBundle } from '../support/workflow-harness';
+
+const run = promisify(execFile);
+
+/**
+ * The README's operator recipes, run with the real `temporal` CLI against a real dev server,
+ * exactly as written there (plus --address for the test's port).
+ */
+describe('README CLI recipes', () => {
+  let server: DevServer;
+  let t: TestDatabase;
+  let sandbox: RunningSandbox;
+  let admin: SandboxAdmin;
+  let worker: Worker;
+  let running: Promise<void>;
+  const taskQueue = `cli-${randomUUID()}`;
+  const cli = requireBinaryPath('temporal');
+
+  const temporal = async (...args: string[]) => {
+    const { stdout } = await run(cli, [...args, '--address', server.address, '--namespace', 'default'], {
+      timeout: 30_000,
+    });
+    return stdout;
+  };
+
+  beforeAll(async () => {
+    [server, t] = await Promise.all([startDevServer(), createTestDatabase()]);
+    await seed(t.db);
+    sandbox = await startSandbox({ databaseUrl: t.url, port: 0 });
+    admin = new SandboxAdmin(sandbox.url);
+    worker = await createWorker({
+      connection: server.nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      deps: { db: t.db, providers: createHttpProviders({ baseUrl: sandbox.url, timeoutMs: 2_000 }) },
+      options: { workflowBundle: await workflowBundle(), workflowsPath: undefined },
+    });
+    running = worker.run();
+  }, 120_000);
+  afterAll(async () => {
+    worker?.shutdown();
+    await running?.catch(() => undefined);
+    await sandbox?.close();
+    await t?.drop();
+    await server?.stop();
+  });
+
+  function order(): OrderInput {
+    return {
+      orderId: `cli-${randomUUID()}`,
+      customerId: 'cust-demo',
+      lines: [{ sku: 'KAL-LACINATO', quantity: 1 }],
+      acceptPartial: false,
+      currency: 'USD',
+      paymentMethod: 'pm_card_visa',
+      shippingAddress: { name: 'Dana', line1: '1 Lane', city: 'Town', postalCode: '12345', country: 'US' },
+      requestHash: 'cli',
+      submittedAt: new Date().toISOString(),
+    };
+  }
+
+  async function start(input: OrderInput) {
+    return server.client.workflow.start('orderFulfillment', {
+      taskQueue,
+      workflowId: orderWorkflowId(input.orderId),
+      args: [input],
+    });
+  }
+
+  async function until(workflowId: string, predicate: (v: OrderStatusView) => boolean): Promise<OrderStatusView> {
+    const handle = server.client.workflow.getHandle(workflowId);
+    for (let i = 0; ; i++) {
+      const view = await handle.query(statusQuery);
+      if (predicate(view)) return view;
+      if (i > 600) throw new Error(`never matched: ${JSON.stringify(view)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  it('when an operator signals cancelOrder from the CLI, then the order is compensated and CANCELLED', async () => {
+    const input = order();
+    const handle = await start(input);
+    await until(handle.workflowId, (v) => v.status === 'AWAITING_HARVEST');
+    await temporal(
+      'workflow',
+      'signal',
+      '--workflow-id',
+      handle.workflowId,
+      '--name',
+      'cancelOrder',
+      '--input',
+      JSON.stringify({ reason: 'customer called', requestedBy: 'ops:alex' }),
+    );
+    expect(await handle.result()).toMatchObject({ status: 'CANCELLED', reason: expect.stringMatching(/ops:alex/) });
+    const [row] = await t.query('select status from orders where id = $1', [input.orderId]);
+    expect(row?.status).toBe('CANCELLED');
+  });
+
+  it('when an order is parked, then the CLI describes it, queries it, and retryCarrierBooking resumes it', async () => {
+    await admin.setFaults({ primary: { outage: true }, backup: { outage: true } });
+    const input = order();
+    const handle = await start(input);
+    try {
+      await until(handle.workflowId, (v) => v.status === 'AWAITING_HARVEST');
+      await handle.signal(harvestCompletedSignal, {
+        taskId: harvestTaskId(input.orderId),
+        yields: input.lines,
+        reportedBy: 'crew:test',
+      });
+      await until(handle.workflowId, (v) => v.status === 'NEEDS_ATTENTION');
+    } finally {
+      await admin.clearFaults();
+    }
+    const described = JSON.parse(
+      await temporal('workflow', 'describe', '--workflow-id', handle.workflowId, '-o', 'json'),
+    ) as {
+      workflowExecutionInfo: { status: string };
+    };
+    expect(described.workflowExecutionInfo.status).toMatch(/RUNNING/);
+    const queried = await temporal(
+      'workflow',
+      'query',
+      '--workflow-id',
+      handle.workflowId,
+      '--type',
+      'status',
+      '-o',
+      'json',
+    );
+    expect(queried).toContain('NEEDS_ATTENTION');
+
+    await temporal(
+      'workflow',
+      'signal',
+      '--workflow-id',
+      handle.workflowId,
+      '--name',
+      'retryCarrierBooking',
+      '--input',
+      '{"requestedBy":"ops:alex"}',
+    );
+    expect(await handle.result()).toMatchObject({ status: 'COMPLETED', carrier: 'primary' });
+  });
+
+  it('when a finished run is reset to its first workflow task, then it completes again without repeating any side effect', async () => {
+    const input = order();
+    const handle = await start(input);
+    await until(handle.workflowId, (v) => v.status === 'AWAITING_HARVEST');
+    await handle.signal(harvestCompletedSignal, {
+      taskId: harvestTaskId(input.orderId),
+      yields: input.lines,
+      reportedBy: 'crew:test',
+    });
+    const first = await handle.result();
+    const before = await t.query('select count(*)::int as n from order_events where order_id = $1', [input.orderId]);
+    const [stockBefore] = await t.query("select available, reserved from products where sku = 'KAL-LACINATO'");
+
+    const out = await temporal(
+      'workflow',
+      'reset',
+      '--workflow-id',
+      handle.workflowId,
+      '--type',
+      'FirstWorkflowTask',
+      '--reason',
+      'cli recipe test',
+      '-y',
+    );
+    expect(out).toMatch(/Resetting workflow/);
+    // The reset run gets the harvest signal re-applied from the old history and runs every step again.
+    const second = await server.client.workflow.getHandle(handle.workflowId).result();
+    expect(second).toEqual(first);
+
+    expect(await admin.listCharges(input.orderId)).toHaveLength(1);
+    expect(await admin.listLabels('primary', input.orderId)).toHaveLength(1);
+    expect(await admin.listNotifications(input.orderId)).toHaveLength(1);
+    expect(await t.query('select count(*)::int as n from order_events where order_id = $1', [input.orderId])).toEqual(
+      before,
+    );
+    expect(await t.query("select available, reserved from products where sku = 'KAL-LACINATO'")).toEqual([stockBefore]);
+  });
+});
