@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { requireBinaryPath } from '../../src/lib/binaries';
 import { freePort, waitForPort } from '../../src/lib/net';
+import { SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes';
 
 /**
  * A real Temporal dev server (`temporal server start-dev`) as a child process, for end-to-end tests
@@ -24,11 +25,6 @@ export interface DevServer {
 
 const NAMESPACE = 'default';
 
-/**
- * The custom search attributes `npm start` registers (SEARCH_ATTRIBUTES in src/stack.ts, which
- * cannot be imported: importing it starts the stack).
- */
-export const DEV_SERVER_SEARCH_ATTRIBUTES = { OrderStatus: 'Keyword', OrderStep: 'Keyword', CustomerId: 'Keyword' } as const;
 
 export async function startDevServer(options: { startTimeoutMs?: number } = {}): Promise<DevServer> {
   const timeoutMs = options.startTimeoutMs ?? 60_000;
@@ -49,7 +45,7 @@ export async function startDevServer(options: { startTimeoutMs?: number } = {}):
     '--log-level',
     'error',
     // No --db-filename: state lives in memory and dies with the process.
-    ...Object.entries(DEV_SERVER_SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+    ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
   ];
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
