@@ -25,7 +25,6 @@ export interface DevServer {
 
 const NAMESPACE = 'default';
 
-
 export async function startDevServer(options: { startTimeoutMs?: number } = {}): Promise<DevServer> {
   const timeoutMs = options.startTimeoutMs ?? 60_000;
   const binary = requireBinaryPath('temporal');
