@@ -1,7 +1,17 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { cancelOrderSignal, statusQuery, type CancelOrder } from '../../src/workflows/definitions';
-import { eventTypes, gate, orderRow, reportHarvest, rowsOf, stock, type OrderHandle, type Stock } from '../support/scenarios';
+import {
+  eventTypes,
+  gate,
+  orderRow,
+  parkAtOnce,
+  reportHarvest,
+  rowsOf,
+  stock,
+  type OrderHandle,
+  type Stock,
+} from '../support/scenarios';
 import { createWorkflowHarness, waitForStatus, type WorkflowHarness } from '../support/workflow-harness';
 
 const CANCEL: CancelOrder = { reason: 'changed my mind', requestedBy: 'customer:cust-demo' };
@@ -20,20 +30,17 @@ describe('orderFulfillment: cancellation', () => {
     return waitForStatus(handle, (v) => v.cancelRequest !== undefined);
   }
 
-  /** Both carriers refuse the next booking: the order parks at once, without retry backoff. */
-  async function parkAtOnce(handle: OrderHandle, input: ReturnType<WorkflowHarness['order']>) {
-    await h.admin.setFaults({ primary: { refuseNext: 1 }, backup: { refuseNext: 1 } });
-    await reportHarvest(handle, input);
-    return waitForStatus(handle, (v) => v.status === 'NEEDS_ATTENTION');
-  }
-
   /** Every trace of the order is undone: stock as before, nothing reserved, packed or shipped, money back. */
   async function expectUndone(orderId: string, before: Record<string, Stock>, charged: boolean) {
     const row = await orderRow(h, orderId);
     expect(row?.status).toBe('CANCELLED');
     expect(await stock(h)).toEqual(before);
     expect((await rowsOf(h, 'reservations', orderId, 'status')).every((r) => r.status !== 'ACTIVE')).toBe(true);
-    expect((await rowsOf(h, 'harvest_tasks', orderId, 'status')).every((t) => ['CANCELLED', 'RETURNED'].includes(t.status as string))).toBe(true);
+    expect(
+      (await rowsOf(h, 'harvest_tasks', orderId, 'status')).every((t) =>
+        ['CANCELLED', 'RETURNED'].includes(t.status as string),
+      ),
+    ).toBe(true);
     expect((await rowsOf(h, 'packages', orderId, 'status')).every((p) => p.status === 'UNPACKED')).toBe(true);
     expect((await rowsOf(h, 'shipments', orderId, 'status')).every((s) => s.status === 'VOIDED')).toBe(true);
     for (const carrier of ['primary', 'backup'] as const) {
@@ -43,7 +50,9 @@ describe('orderFulfillment: cancellation', () => {
     const refunds = await h.admin.listRefunds(orderId);
     if (charged) {
       expect(charges).toHaveLength(1);
-      expect(refunds).toEqual([expect.objectContaining({ chargeId: charges[0]!.id, amountCents: charges[0]!.amountCents })]);
+      expect(refunds).toEqual([
+        expect.objectContaining({ chargeId: charges[0]!.id, amountCents: charges[0]!.amountCents }),
+      ]);
       expect(row).toMatchObject({ charged_cents: charges[0]!.amountCents, refunded_cents: charges[0]!.amountCents });
       expect(await rowsOf(h, 'payments', orderId, 'status')).toEqual([{ status: 'REFUNDED' }]);
     } else {
@@ -66,7 +75,11 @@ describe('orderFulfillment: cancellation', () => {
       return { result, view: await handle.query(statusQuery) };
     });
 
-    expect(result).toEqual({ orderId, status: 'CANCELLED', reason: 'Cancelled by customer:cust-demo: changed my mind' });
+    expect(result).toEqual({
+      orderId,
+      status: 'CANCELLED',
+      reason: 'Cancelled by customer:cust-demo: changed my mind',
+    });
     expect(view).toMatchObject({ status: 'CANCELLED', step: 'harvest', cancelRequest: { ...CANCEL, honoured: true } });
     expect(view.reason).toMatch(/cancelled by customer:cust-demo: changed my mind/i);
     expect(view.compensations.map((c) => [c.name, c.state])).toEqual([
@@ -85,7 +98,7 @@ describe('orderFulfillment: cancellation', () => {
     const { orderId } = input;
 
     const { result, view } = await h.run(input, async (handle) => {
-      await parkAtOnce(handle, input);
+      await parkAtOnce(h, handle, input);
       await cancel(handle, { reason: 'no carrier, no deal', requestedBy: 'ops:bob' });
       const result = await handle.result();
       return { result, view: await handle.query(statusQuery) };
@@ -180,7 +193,9 @@ describe('orderFulfillment: cancellation', () => {
 
     expect(result).toMatchObject({ orderId, status: 'CANCELLED' });
     expect(view.compensations.every((c) => c.state === 'completed')).toBe(true);
-    expect(view.compensations.map((c) => c.name)).toEqual(expect.arrayContaining(['refund', 'unpack', 'cancel-harvest', 'release-reservation']));
+    expect(view.compensations.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['refund', 'unpack', 'cancel-harvest', 'release-reservation']),
+    );
     expect(await rowsOf(h, 'shipments', orderId)).toEqual([]); // no label is booked after the cancel
     await expectUndone(orderId, before, true);
   });
@@ -223,8 +238,12 @@ describe('orderFulfillment: cancellation', () => {
       ['cancel-harvest', 'completed'],
       ['release-reservation', 'completed'],
     ]);
-    expect(await rowsOf(h, 'shipments', orderId, 'carrier, status')).toEqual([{ carrier: 'primary', status: 'VOIDED' }]);
-    expect(await h.admin.listLabels('primary', orderId)).toEqual([expect.objectContaining({ status: 'VOIDED', pickedUpAt: null })]);
+    expect(await rowsOf(h, 'shipments', orderId, 'carrier, status')).toEqual([
+      { carrier: 'primary', status: 'VOIDED' },
+    ]);
+    expect(await h.admin.listLabels('primary', orderId)).toEqual([
+      expect.objectContaining({ status: 'VOIDED', pickedUpAt: null }),
+    ]);
     expect(await eventTypes(h, orderId)).not.toContain('ParcelPickedUp');
     await expectUndone(orderId, before, true);
   });
@@ -291,7 +310,11 @@ describe('orderFulfillment: cancellation', () => {
     expect(result).toMatchObject({ orderId, status: 'COMPLETED', chargedCents: 1550 });
     expect(view.cancelRequest).toMatchObject({ ...CANCEL, honoured: false });
     expect(view.timeline).toContainEqual(
-      expect.objectContaining({ step: 'cancel', state: 'info', detail: expect.stringMatching(/refused: the carrier already has the parcel/) }),
+      expect.objectContaining({
+        step: 'cancel',
+        state: 'info',
+        detail: expect.stringMatching(/refused: the carrier already has the parcel/),
+      }),
     );
     expect(view.compensations).toEqual([]);
 
@@ -313,19 +336,35 @@ describe('orderFulfillment: cancellation', () => {
     const { orderId } = input;
 
     const { result, view } = await h.run(input, async (handle) => {
-      await parkAtOnce(handle, input);
+      await parkAtOnce(h, handle, input);
       await handle.signal(cancelOrderSignal, CANCEL);
       await handle.signal(cancelOrderSignal, { reason: 'really, cancel it', requestedBy: 'customer:cust-demo' });
       const result = await handle.result();
       return { result, view: await handle.query(statusQuery) };
     });
 
-    expect(result).toEqual({ orderId, status: 'CANCELLED', reason: 'Cancelled by customer:cust-demo: changed my mind' });
+    expect(result).toEqual({
+      orderId,
+      status: 'CANCELLED',
+      reason: 'Cancelled by customer:cust-demo: changed my mind',
+    });
     expect(view.cancelRequest).toMatchObject({ ...CANCEL, honoured: true });
     expect(view.timeline.filter((t) => t.step === 'cancel')).toHaveLength(1);
-    expect(view.compensations.map((c) => c.name)).toEqual(['void-label', 'refund', 'unpack', 'cancel-harvest', 'release-reservation']);
+    expect(view.compensations.map((c) => c.name)).toEqual([
+      'void-label',
+      'refund',
+      'unpack',
+      'cancel-harvest',
+      'release-reservation',
+    ]);
     const events = await eventTypes(h, orderId);
-    for (const type of ['CompensationStarted', 'PaymentRefunded', 'OrderUnpacked', 'HarvestReturnedToStock', 'OrderCancelled']) {
+    for (const type of [
+      'CompensationStarted',
+      'PaymentRefunded',
+      'OrderUnpacked',
+      'HarvestReturnedToStock',
+      'OrderCancelled',
+    ]) {
       expect(events.filter((e) => e === type)).toHaveLength(1);
     }
     expect(await rowsOf(h, 'refunds', orderId)).toHaveLength(1);

@@ -1,5 +1,13 @@
 import { PARKED_TIMEOUT, retryCarrierBookingSignal, statusQuery } from '../../src/workflows/definitions';
-import { eventTypes, orderRow, reportHarvest, rowsOf, stock, workflowFailure, type OrderHandle } from '../support/scenarios';
+import {
+  eventTypes,
+  orderRow,
+  reportHarvest,
+  rowsOf,
+  stock,
+  workflowFailure,
+  type OrderHandle,
+} from '../support/scenarios';
 import { createWorkflowHarness, waitForStatus, type WorkflowHarness } from '../support/workflow-harness';
 
 interface AttemptRow extends Record<string, unknown> {
@@ -17,7 +25,9 @@ describe('orderFulfillment: carrier failures', () => {
   afterEach(() => h.admin.clearFaults());
 
   const attempts = (orderId: string) =>
-    h.db.query<AttemptRow>('select carrier, attempt, outcome from shipment_attempts where order_id = $1 order by id', [orderId]);
+    h.db.query<AttemptRow>('select carrier, attempt, outcome from shipment_attempts where order_id = $1 order by id', [
+      orderId,
+    ]);
 
   /** Park the order: both carriers are down until the test says otherwise. */
   async function parkWithOutage(handle: OrderHandle, input: ReturnType<WorkflowHarness['order']>) {
@@ -99,7 +109,9 @@ describe('orderFulfillment: carrier failures', () => {
     const tried = await attempts(orderId);
     expect(tried.filter((a) => a.carrier === 'primary' && a.outcome === 'failed')).toHaveLength(3);
     expect(tried.filter((a) => a.carrier === 'backup' && a.outcome === 'failed')).toHaveLength(3);
-    expect(tried.filter((a) => a.outcome === 'booked')).toEqual([{ carrier: 'primary', attempt: 1, outcome: 'booked' }]);
+    expect(tried.filter((a) => a.outcome === 'booked')).toEqual([
+      { carrier: 'primary', attempt: 1, outcome: 'booked' },
+    ]);
     const events = await eventTypes(h, orderId);
     expect(events.slice(events.indexOf('PaymentCaptured'))).toEqual([
       'PaymentCaptured',
@@ -132,7 +144,9 @@ describe('orderFulfillment: carrier failures', () => {
     expect(activity).toBeUndefined();
     expect(view.status).toBe('CANCELLED');
     expect(view.reason).toMatch(/no operator decision within 3 days after both carriers failed/i);
-    const gaveUp = view.timeline.find((t) => t.step === 'book-carrier' && t.state === 'failed' && /no operator decision/i.test(t.detail ?? ''))!;
+    const gaveUp = view.timeline.find(
+      (t) => t.step === 'book-carrier' && t.state === 'failed' && /no operator decision/i.test(t.detail ?? ''),
+    )!;
     expect(Date.parse(gaveUp.at) - Date.parse(parkedAt)).toBeGreaterThanOrEqual(3 * 24 * 3600 * 1000);
     expect(view.compensations.map((c) => [c.name, c.state])).toEqual([
       ['void-label', 'completed'],
@@ -145,11 +159,17 @@ describe('orderFulfillment: carrier failures', () => {
     const charges = await h.admin.listCharges(orderId);
     expect(charges).toEqual([expect.objectContaining({ status: 'succeeded', amountCents: 1550 })]);
     const refunds = await h.admin.listRefunds(orderId);
-    expect(refunds).toEqual([expect.objectContaining({ chargeId: charges[0]!.id, amountCents: charges[0]!.amountCents })]);
+    expect(refunds).toEqual([
+      expect.objectContaining({ chargeId: charges[0]!.id, amountCents: charges[0]!.amountCents }),
+    ]);
     expect(await h.admin.listLabels('primary', orderId)).toEqual([]);
     expect(await h.admin.listLabels('backup', orderId)).toEqual([]);
 
-    expect(await orderRow(h, orderId)).toMatchObject({ status: 'CANCELLED', charged_cents: 1550, refunded_cents: 1550 });
+    expect(await orderRow(h, orderId)).toMatchObject({
+      status: 'CANCELLED',
+      charged_cents: 1550,
+      refunded_cents: 1550,
+    });
     expect(await rowsOf(h, 'payments', orderId, 'status')).toEqual([{ status: 'REFUNDED' }]);
     expect(await rowsOf(h, 'refunds', orderId, 'amount_cents, provider_refund_id')).toEqual([
       { amount_cents: 1550, provider_refund_id: refunds[0]!.id },

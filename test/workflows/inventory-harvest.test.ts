@@ -40,7 +40,12 @@ describe('orderFulfillment: inventory and harvest failures', () => {
     expect(await rowsOf(h, 'reservations', orderId)).toEqual([]);
     expect(await rowsOf(h, 'harvest_tasks', orderId)).toEqual([]);
     expect(await rowsOf(h, 'payments', orderId)).toEqual([]);
-    expect(await eventTypes(h, orderId)).toEqual(['OrderReceived', 'CompensationStarted', 'CustomerNotified', 'OrderCancelled']);
+    expect(await eventTypes(h, orderId)).toEqual([
+      'OrderReceived',
+      'CompensationStarted',
+      'CustomerNotified',
+      'OrderCancelled',
+    ]);
 
     expect(await h.admin.listCharges(orderId)).toEqual([]);
     const messages = await h.admin.listNotifications(orderId);
@@ -57,7 +62,9 @@ describe('orderFulfillment: inventory and harvest failures', () => {
       'select harvest_lead_days, shelf_life_days from products where sku = any($1)',
       [input.lines.map((l) => l.sku)],
     );
-    const windowMs = harvestWindowMs(products.map((p) => ({ harvestLeadDays: p.harvest_lead_days, shelfLifeDays: p.shelf_life_days })));
+    const windowMs = harvestWindowMs(
+      products.map((p) => ({ harvestLeadDays: p.harvest_lead_days, shelfLifeDays: p.shelf_life_days })),
+    );
     expect(windowMs).toBe(7 * 24 * 3600 * 1000); // tomatoes: 2 days lead; lettuce: 5 days shelf life
 
     const { failure, activity, view, waiting, reservedDuringWait } = await h.run(input, async (handle) => {
@@ -93,7 +100,9 @@ describe('orderFulfillment: inventory and harvest failures', () => {
     expect((await rowsOf(h, 'reservations', orderId, 'status')).map((r) => r.status)).toEqual(['RELEASED', 'RELEASED']);
     const [task] = await rowsOf(h, 'harvest_tasks', orderId, 'id, status');
     expect(task).toEqual({ id: `hv-${orderId}`, status: 'CANCELLED' });
-    expect(await rowsOf(h, 'notifications', orderId, 'kind, status')).toEqual([{ kind: 'cancellation', status: 'SENT' }]);
+    expect(await rowsOf(h, 'notifications', orderId, 'kind, status')).toEqual([
+      { kind: 'cancellation', status: 'SENT' },
+    ]);
     expect(await eventTypes(h, orderId)).toEqual([
       'OrderReceived',
       'InventoryReserved',
@@ -134,23 +143,36 @@ describe('orderFulfillment: inventory and harvest failures', () => {
     const charged = 3 * 650;
     expect(result).toMatchObject({ orderId, status: 'COMPLETED', chargedCents: charged, carrier: 'primary' });
     expect(view.harvest?.yields).toEqual(yields.slice().sort((a, b) => a.sku.localeCompare(b.sku)));
-    expect(view.timeline.find((t) => t.step === 'harvest' && t.state === 'completed')?.detail).toMatch(/partial yield accepted for .*LET-BUTTER.*TOM-HEIRLOOM/);
+    expect(view.timeline.find((t) => t.step === 'harvest' && t.state === 'completed')?.detail).toMatch(
+      /partial yield accepted for .*LET-BUTTER.*TOM-HEIRLOOM/,
+    );
     expect(view.payment?.amountCents).toBe(charged);
 
     expect(await orderRow(h, orderId)).toMatchObject({ status: 'COMPLETED', charged_cents: charged });
-    const lines = await h.db.query('select sku, quantity, harvested_quantity from order_lines where order_id = $1 order by sku', [orderId]);
+    const lines = await h.db.query(
+      'select sku, quantity, harvested_quantity from order_lines where order_id = $1 order by sku',
+      [orderId],
+    );
     expect(lines).toEqual([
       { sku: 'LET-BUTTER', quantity: 2, harvested_quantity: 0 },
       { sku: 'TOM-HEIRLOOM', quantity: 4, harvested_quantity: 3 },
     ]);
     // The shortfall never existed as stock: the reservation is consumed whole, nothing goes back.
     const after = await stock(h);
-    expect(after['TOM-HEIRLOOM']).toEqual({ available: before['TOM-HEIRLOOM']!.available - 4, reserved: before['TOM-HEIRLOOM']!.reserved });
-    expect(after['LET-BUTTER']).toEqual({ available: before['LET-BUTTER']!.available - 2, reserved: before['LET-BUTTER']!.reserved });
+    expect(after['TOM-HEIRLOOM']).toEqual({
+      available: before['TOM-HEIRLOOM']!.available - 4,
+      reserved: before['TOM-HEIRLOOM']!.reserved,
+    });
+    expect(after['LET-BUTTER']).toEqual({
+      available: before['LET-BUTTER']!.available - 2,
+      reserved: before['LET-BUTTER']!.reserved,
+    });
     expect((await rowsOf(h, 'reservations', orderId, 'status')).map((r) => r.status)).toEqual(['CONSUMED', 'CONSUMED']);
     const [pkg] = await rowsOf(h, 'packages', orderId, 'status, contents, weight_grams');
     expect(pkg).toEqual({ status: 'PACKED', contents: [{ sku: 'TOM-HEIRLOOM', quantity: 3 }], weight_grams: 1500 });
-    expect(await rowsOf(h, 'payments', orderId, 'status, amount_cents')).toEqual([{ status: 'SUCCEEDED', amount_cents: charged }]);
+    expect(await rowsOf(h, 'payments', orderId, 'status, amount_cents')).toEqual([
+      { status: 'SUCCEEDED', amount_cents: charged },
+    ]);
 
     const charges = await h.admin.listCharges(orderId);
     expect(charges).toEqual([expect.objectContaining({ amountCents: charged, status: 'succeeded' })]);
@@ -186,7 +208,10 @@ describe('orderFulfillment: inventory and harvest failures', () => {
     expect(await orderRow(h, orderId)).toMatchObject({ status: 'CANCELLED', charged_cents: null });
     // The produce that was picked goes back on the shelf; the tomato that never grew does not.
     const after = await stock(h);
-    expect(after['TOM-HEIRLOOM']).toEqual({ available: before['TOM-HEIRLOOM']!.available - 2 + 1, reserved: before['TOM-HEIRLOOM']!.reserved });
+    expect(after['TOM-HEIRLOOM']).toEqual({
+      available: before['TOM-HEIRLOOM']!.available - 2 + 1,
+      reserved: before['TOM-HEIRLOOM']!.reserved,
+    });
     expect(after['LET-BUTTER']).toEqual(before['LET-BUTTER']);
     const [task] = await rowsOf(h, 'harvest_tasks', orderId, 'status');
     expect(task?.status).toBe('RETURNED');
@@ -203,6 +228,8 @@ describe('orderFulfillment: inventory and harvest failures', () => {
       'OrderCancelled',
     ]);
     expect(await h.admin.listCharges(orderId)).toEqual([]);
-    expect((await h.admin.listNotifications(orderId)).map((m) => m.subject)).toEqual([expect.stringMatching(/cancelled/i)]);
+    expect((await h.admin.listNotifications(orderId)).map((m) => m.subject)).toEqual([
+      expect.stringMatching(/cancelled/i),
+    ]);
   });
 });

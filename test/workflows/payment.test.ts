@@ -66,7 +66,9 @@ describe('orderFulfillment: payment failures', () => {
     expect(charges[0]).toMatchObject({ status: 'declined', idempotencyKey: idempotencyKeys.charge(orderId) });
     expect(charges.filter((c) => c.status === 'succeeded')).toEqual([]);
     expect(await h.admin.listRefunds(orderId)).toEqual([]);
-    expect((await h.admin.listNotifications(orderId)).map((m) => m.subject)).toEqual([expect.stringMatching(/cancelled/i)]);
+    expect((await h.admin.listNotifications(orderId)).map((m) => m.subject)).toEqual([
+      expect.stringMatching(/cancelled/i),
+    ]);
   });
 
   it('when the gateway charges but its answer is lost, then the retry replays the same charge and the order COMPLETES with exactly one charge', async () => {
@@ -104,16 +106,24 @@ describe('orderFulfillment: payment failures', () => {
 
     // The charge activity needed a second attempt, after the first timed out.
     const events = history.events ?? [];
-    const chargeScheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'chargeOrder');
+    const chargeScheduled = events.find(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'chargeOrder',
+    );
     const chargeStarted = events.find(
-      (e) => e.activityTaskStartedEventAttributes && String(e.activityTaskStartedEventAttributes.scheduledEventId) === String(chargeScheduled?.eventId),
+      (e) =>
+        e.activityTaskStartedEventAttributes &&
+        String(e.activityTaskStartedEventAttributes.scheduledEventId) === String(chargeScheduled?.eventId),
     );
     expect(chargeStarted?.activityTaskStartedEventAttributes?.attempt).toBe(2);
     expect(attemptErrors).toEqual([expect.stringMatching(/payments unavailable: POST .* timed out after 300 ms/)]);
 
     const charges = await h.admin.listCharges(orderId);
     expect(charges).toHaveLength(1);
-    expect(charges[0]).toMatchObject({ status: 'succeeded', amountCents: 1550, idempotencyKey: idempotencyKeys.charge(orderId) });
+    expect(charges[0]).toMatchObject({
+      status: 'succeeded',
+      amountCents: 1550,
+      idempotencyKey: idempotencyKeys.charge(orderId),
+    });
     expect(await rowsOf(h, 'payments', orderId, 'status, amount_cents, provider_charge_id')).toEqual([
       { status: 'SUCCEEDED', amount_cents: 1550, provider_charge_id: charges[0]!.id },
     ]);
