@@ -345,6 +345,7 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
       } catch (error) {
         // The parcel is on its way: a failed e-mail is recorded, never a reason to undo the order.
         note('notify', 'failed', describe(error));
+        view.reason = `Shipped, but the confirmation could not be sent to the customer: ${describe(error)}`;
         await steps.markOrder({
           orderId,
           eventKey: 'notify-failed',
@@ -366,7 +367,7 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
         orderId,
         status: 'COMPLETED',
         step: 'done',
-        reason: null,
+        reason: view.reason ?? null,
         eventKey: 'completed',
         eventType: 'OrderCompleted',
         data: { chargedCents, carrier: shipment.carrier, trackingNumber: shipment.trackingNumber },
@@ -436,6 +437,18 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
     });
   });
 
+  const failedCompensations = view.compensations.filter((c) => c.state === 'failed');
+  if (failedCompensations.length > 0 && patched('fail-when-compensation-fails')) {
+    // Not cancelled cleanly: the run must not look like a clean cancellation (a CANCELLED result or a Temporal
+    // cancellation) in the Web UI, so it fails with the compensations an operator has to finish by hand.
+    throw ApplicationFailure.create({
+      type: 'CompensationFailed',
+      message: `Order ${orderId}: ${view.reason}`,
+      nonRetryable: true,
+      details: [{ reason, failedCompensations }],
+      cause: failure instanceof Error ? failure : undefined,
+    });
+  }
   if (cancelledBySignal) return { orderId, status: 'CANCELLED', reason };
   if (isCancellation(failure)) throw failure;
   throw ApplicationFailure.create({
