@@ -3,11 +3,15 @@ import type { Client } from '@temporalio/client';
 import type { Db } from '../db/client';
 import type { Logger } from '../lib/logger';
 import { authenticate, type Principal } from './auth';
+import { customersRouter } from './customers/router';
+import { docsRouter } from './docs/router';
 import { harvestRouter } from './harvest/router';
+import { healthRouter } from './health/router';
 import { ordersRouter } from './orders/router';
 import { errorHandler, notFoundHandler } from './problem';
 import { productsRouter } from './products/router';
 import { rateLimit } from './rate-limit';
+import { JSON_TYPES } from './validate';
 
 export interface AppDeps {
   db: Db;
@@ -25,31 +29,17 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  app.use(express.json({ limit: '64kb', strict: true, type: ['application/json', 'application/*+json'] }));
+  app.use(express.json({ limit: '64kb', strict: true, type: JSON_TYPES }));
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', async (_req, res) => {
-    const checks = await Promise.all([
-      deps.db.$queryRaw`SELECT 1`.then(
-        () => 'ok' as const,
-        (e: Error) => e.message,
-      ),
-      deps.temporal.workflowService.getSystemInfo({}).then(
-        () => 'ok' as const,
-        (e: Error) => e.message,
-      ),
-    ]);
-    const [database, temporal] = checks;
-    const ready = database === 'ok' && temporal === 'ok';
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', checks: { database, temporal } });
-  });
+  // No key needed: probes and the API's own documentation.
+  app.use(healthRouter(deps));
+  app.use(docsRouter());
 
   app.use(authenticate(deps.apiKeys));
   if (deps.rateLimitPerMinute) app.use(rateLimit(deps.rateLimitPerMinute));
   app.use(productsRouter(deps));
   app.use(ordersRouter({ ...deps, currency: deps.currency ?? 'USD' }));
+  app.use(customersRouter(deps));
   app.use(harvestRouter(deps));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log));

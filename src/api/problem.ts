@@ -19,7 +19,18 @@ export class HttpProblem extends Error {
   }
 }
 
+/** One bad field of a request: where it was (path, query, header, body), its dotted path and why. */
+export interface FieldError {
+  in?: 'path' | 'query' | 'header' | 'body';
+  path: string;
+  message: string;
+}
+
 export const problems = {
+  validation: (errors: FieldError[]) =>
+    new HttpProblem(400, 'validation', 'Invalid request', errors.map((e) => `${e.path}: ${e.message}`).join('; '), {
+      errors,
+    }),
   notFound: (what: string) => new HttpProblem(404, 'not-found', 'Not found', `${what} does not exist or is not yours`),
   unauthorized: () =>
     new HttpProblem(
@@ -28,8 +39,13 @@ export const problems = {
       'Unauthorized',
       'Send an API key as `Authorization: Bearer <key>` or `X-Api-Key`',
     ),
-  forbidden: (role: string, needed: readonly string[]) =>
-    new HttpProblem(403, 'forbidden', 'Forbidden', `Role ${role} cannot do this; needs one of: ${needed.join(', ')}`),
+  forbidden: (role: string, needed: readonly string[], detail?: string) =>
+    new HttpProblem(
+      403,
+      'forbidden',
+      'Forbidden',
+      detail ?? `Role ${role} cannot do this; needs one of: ${needed.join(', ')}`,
+    ),
   conflict: (type: string, detail: string, extra?: Record<string, unknown>) =>
     new HttpProblem(409, type, 'Conflict', detail, extra),
 };
@@ -60,14 +76,11 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     const instance = req.originalUrl;
     if (error instanceof HttpProblem) return send(res, error, instance);
     if (error instanceof ZodError) {
-      const errors = error.issues.map((issue) => ({ path: issue.path.join('.') || '(root)', message: issue.message }));
-      return send(
-        res,
-        new HttpProblem(400, 'validation', 'Invalid request', errors.map((e) => `${e.path}: ${e.message}`).join('; '), {
-          errors,
-        }),
-        instance,
-      );
+      const errors = error.issues.map((issue) => ({
+        path: issue.path.map(String).join('.') || '(root)',
+        message: issue.message,
+      }));
+      return send(res, problems.validation(errors), instance);
     }
     if (error instanceof WorkflowNotFoundError) return send(res, problems.notFound('The order'), instance);
     const http = error as { type?: string; status?: number; message?: string };
@@ -78,11 +91,19 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
         instance,
       );
     }
-    if (
-      http.type === 'entity.parse.failed' ||
-      http.type === 'encoding.unsupported' ||
-      http.type === 'charset.unsupported'
-    ) {
+    if (http.type === 'encoding.unsupported' || http.type === 'charset.unsupported') {
+      return send(
+        res,
+        new HttpProblem(
+          415,
+          'unsupported-media-type',
+          'Unsupported media type',
+          'Send the body as UTF-8 application/json without a Content-Encoding, or gzip/deflate/br',
+        ),
+        instance,
+      );
+    }
+    if (http.type === 'entity.parse.failed') {
       return send(
         res,
         new HttpProblem(400, 'malformed-body', 'Malformed body', 'The body is not valid JSON'),
@@ -90,6 +111,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       );
     }
     if (typeof http.status === 'number' && http.status >= 400 && http.status < 500) {
+      // Body-parser and router client errors (a bad %-escape in the path, a corrupt gzip body...).
       return send(res, new HttpProblem(http.status, 'bad-request', 'Bad request', http.message), instance);
     }
     log.error({ err: error, path: req.path }, 'unhandled error');

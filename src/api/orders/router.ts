@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Router } from 'express';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import type { Db } from '../../db/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Db, Prisma } from '../../db/client';
 import {
   cancelOrderSignal,
   orderWorkflowId,
@@ -12,13 +12,9 @@ import {
 } from '../../workflows/definitions';
 import { requireRole, type Principal } from '../auth';
 import { HttpProblem, problems } from '../problem';
-import {
-  cancelOrderSchema,
-  createOrderSchema,
-  idempotencyKeySchema,
-  orderIdParams,
-  type CreateOrderBody,
-} from './schemas';
+import { validate } from '../validate';
+import { HTML_SECURITY_HEADERS, renderReceipt } from './receipt';
+import { encodeCursor, LIMITS, orderRoutes, type ListOrdersQuery } from './schemas';
 
 export interface OrdersDeps {
   db: Db;
@@ -56,25 +52,93 @@ async function liveStatus(temporal: Client, orderId: string): Promise<OrderStatu
   }
 }
 
-/** Orders: submit, read, cancel. */
+/**
+ * One page of orders, newest first. `customerId` is already scoped by the caller (a customer's own
+ * ID, or an admin's filter). Keyset pagination on (createdAt, id), so pages never skip or repeat.
+ */
+export async function listOrders(
+  db: Db,
+  query: Omit<ListOrdersQuery, 'customerId'> & { customerId?: string },
+): Promise<{ data: unknown[]; nextCursor: string | null }> {
+  const and: Prisma.OrderWhereInput[] = [];
+  if (query.customerId !== undefined) and.push({ customerId: query.customerId });
+  if (query.status !== undefined) and.push({ status: query.status });
+  if (query.createdFrom) and.push({ createdAt: { gte: query.createdFrom } });
+  if (query.createdTo) and.push({ createdAt: { lt: query.createdTo } });
+  if (query.cursor) {
+    const { createdAt, id } = query.cursor;
+    and.push({ OR: [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: id } }] });
+  }
+  const rows = await db.order.findMany({
+    where: { AND: and },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    take: query.limit + 1,
+    include: { lines: { orderBy: { sku: 'asc' }, select: { sku: true, quantity: true } } },
+  });
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  return {
+    data: page.map((o) => ({
+      orderId: o.id,
+      customerId: o.customerId,
+      status: o.status,
+      step: o.step,
+      reason: o.outcomeReason,
+      currency: o.currency,
+      lines: o.lines,
+      chargedCents: o.chargedCents,
+      refundedCents: o.refundedCents,
+      createdAt: o.createdAt,
+      updatedAt: o.updatedAt,
+      links: { self: `/orders/${o.id}` },
+    })),
+    nextCursor: rows.length > query.limit && last ? encodeCursor(last.createdAt, last.id) : null,
+  };
+}
+
+/** Orders: submit, list, read, audit trail, receipt, cancel. */
 export function ordersRouter(deps: OrdersDeps): Router {
   const router = Router();
   const { db, temporal } = deps;
 
-  async function readOrder(orderId: string, principal: Principal) {
-    const order = await db.order.findUnique({
-      where: { id: orderId },
-      include: { lines: { orderBy: { sku: 'asc' } }, shipments: true, harvestTask: true, payments: true },
-    });
-    const live = await liveStatus(temporal, orderId);
-    if (!order && !live) throw problems.notFound(`Order ${orderId}`);
-    if (order && principal.role === 'customer' && order.customerId !== principal.subject)
-      throw problems.notFound(`Order ${orderId}`);
-    if (!order && principal.role === 'customer') {
+  /**
+   * Object-level access: the order if the caller may see it, null if it exists only as a workflow
+   * that has not recorded its row yet. Others' orders are 404, exactly like missing ones.
+   */
+  async function authorizeOrder(orderId: string, principal: Principal) {
+    const order = await db.order.findUnique({ where: { id: orderId } });
+    if (order) {
+      if (principal.role === 'customer' && order.customerId !== principal.subject) {
+        throw problems.notFound(`Order ${orderId}`);
+      }
+      return order;
+    }
+    try {
       // Not recorded yet: the workflow memo names the owner.
       const description = await temporal.workflow.getHandle(orderWorkflowId(orderId)).describe();
-      if (description.memo?.customerId !== principal.subject) throw problems.notFound(`Order ${orderId}`);
+      if (principal.role === 'customer' && description.memo?.customerId !== principal.subject) {
+        throw problems.notFound(`Order ${orderId}`);
+      }
+      return null;
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) throw problems.notFound(`Order ${orderId}`);
+      throw error;
     }
+  }
+
+  async function readOrder(orderId: string, principal: Principal) {
+    await authorizeOrder(orderId, principal);
+    const [order, live] = await Promise.all([
+      db.order.findUnique({
+        where: { id: orderId },
+        include: {
+          lines: { orderBy: { sku: 'asc' } },
+          shipments: { orderBy: { createdAt: 'asc' } },
+          harvestTask: true,
+        },
+      }),
+      liveStatus(temporal, orderId),
+    ]);
     const shipment = order?.shipments.find((s) => s.status !== 'VOIDED') ?? order?.shipments.at(-1);
     return {
       orderId,
@@ -109,19 +173,28 @@ export function ordersRouter(deps: OrdersDeps): Router {
       updatedAt: order?.updatedAt,
       workflow: {
         workflowId: orderWorkflowId(orderId),
-        timeline: live?.timeline,
-        compensations: live?.compensations,
-        carrierAttempts: live?.carrierAttempts,
+        timeline: live?.timeline.map((t) => ({ step: t.step, state: t.state, at: t.at, detail: t.detail })),
+        compensations: live?.compensations.map((c) => ({ name: c.name, state: c.state, at: c.at, error: c.error })),
+        carrierAttempts: live?.carrierAttempts.map((a) => ({
+          carrier: a.carrier,
+          round: a.round,
+          outcome: a.outcome,
+          detail: a.detail,
+        })),
       },
-      links: { self: `/orders/${orderId}`, events: `/orders/${orderId}/events`, cancel: `/orders/${orderId}/cancel` },
+      links: {
+        self: `/orders/${orderId}`,
+        events: `/orders/${orderId}/events`,
+        receipt: `/orders/${orderId}/receipt`,
+        cancel: `/orders/${orderId}/cancel`,
+      },
     };
   }
 
   router.post('/orders', requireRole('customer'), async (req, res) => {
     const principal = req.principal as Principal;
-    const keyHeader = req.header('idempotency-key');
-    const idempotencyKey = keyHeader === undefined ? undefined : idempotencyKeySchema.parse(keyHeader);
-    const body: CreateOrderBody = createOrderSchema.parse(req.body);
+    const { headers, body } = validate(req, orderRoutes.createOrder);
+    const idempotencyKey = headers['Idempotency-Key'];
     const requestHash = createHash('sha256')
       .update(canonical({ customerId: principal.subject, ...body }))
       .digest('hex');
@@ -184,14 +257,93 @@ export function ordersRouter(deps: OrdersDeps): Router {
       .json({ orderId, workflowId, status: 'ACCEPTED', links: { self: `/orders/${orderId}` } });
   });
 
+  router.get('/orders', requireRole('customer', 'admin'), async (req, res) => {
+    const principal = req.principal as Principal;
+    const { query } = validate(req, orderRoutes.listOrders);
+    if (principal.role === 'customer' && query.customerId !== undefined && query.customerId !== principal.subject) {
+      throw problems.forbidden(principal.role, ['admin'], 'Only admins filter by customerId');
+    }
+    const customerId = principal.role === 'customer' ? principal.subject : query.customerId;
+    res.json(await listOrders(db, { ...query, customerId }));
+  });
+
   router.get('/orders/:id', requireRole('customer', 'admin'), async (req, res) => {
-    const { id } = orderIdParams.parse(req.params);
-    res.json(await readOrder(id, req.principal as Principal));
+    const { params } = validate(req, orderRoutes.getOrder);
+    res.json(await readOrder(params.id, req.principal as Principal));
+  });
+
+  router.get('/orders/:id/events', requireRole('customer', 'admin'), async (req, res) => {
+    const { params } = validate(req, orderRoutes.listOrderEvents);
+    await authorizeOrder(params.id, req.principal as Principal);
+    const events = await db.orderEvent.findMany({
+      where: { orderId: params.id },
+      orderBy: { version: 'asc' },
+      take: LIMITS.events,
+    });
+    res.json({
+      orderId: params.id,
+      data: events.map((e) => ({
+        eventId: e.eventId,
+        eventType: e.eventType,
+        version: e.version,
+        occurredAt: e.occurredAt,
+        data: e.data,
+      })),
+    });
+  });
+
+  router.get('/orders/:id/receipt', requireRole('customer', 'admin'), async (req, res) => {
+    const { params } = validate(req, orderRoutes.getOrderReceipt);
+    const found = await authorizeOrder(params.id, req.principal as Principal);
+    const order = found
+      ? await db.order.findUnique({
+          where: { id: params.id },
+          include: {
+            customer: true,
+            lines: { orderBy: { sku: 'asc' }, include: { product: true } },
+            refunds: { orderBy: { createdAt: 'asc' } },
+            shipments: { orderBy: { createdAt: 'asc' } },
+          },
+        })
+      : null;
+    if (!order || order.chargedCents === null) {
+      throw problems.conflict(
+        'not-charged-yet',
+        `Order ${params.id} has not been charged yet; a receipt follows the charge`,
+        {
+          status: order?.status ?? 'RUNNING',
+        },
+      );
+    }
+    const shipment = order.shipments.find((s) => s.status !== 'VOIDED') ?? order.shipments.at(-1) ?? null;
+    const html = renderReceipt({
+      orderId: order.id,
+      status: order.status,
+      currency: order.currency,
+      createdAt: order.createdAt,
+      customer: { name: order.customer.name, email: order.customer.email },
+      shippingAddress:
+        order.shippingAddress && typeof order.shippingAddress === 'object' && !Array.isArray(order.shippingAddress)
+          ? order.shippingAddress
+          : {},
+      lines: order.lines.map((l) => ({
+        sku: l.sku,
+        name: l.product.name,
+        unit: l.product.unit,
+        quantity: l.quantity,
+        harvestedQuantity: l.harvestedQuantity,
+        unitPriceCents: l.unitPriceCents,
+      })),
+      chargedCents: order.chargedCents,
+      refunds: order.refunds.map((f) => ({ id: f.id, amountCents: f.amountCents, createdAt: f.createdAt })),
+      shipment,
+    });
+    res.status(200).set(HTML_SECURITY_HEADERS).type('text/html; charset=utf-8').send(html);
   });
 
   router.post('/orders/:id/cancel', requireRole('customer', 'admin'), async (req, res) => {
-    const { id } = orderIdParams.parse(req.params);
-    const { reason } = cancelOrderSchema.parse(req.body ?? {});
+    const { params, body } = validate(req, orderRoutes.cancelOrder);
+    const { id } = params;
     const principal = req.principal as Principal;
     const order = await readOrder(id, principal);
     const live = await liveStatus(temporal, id);
@@ -207,7 +359,7 @@ export function ordersRouter(deps: OrdersDeps): Router {
     }
     await temporal.workflow
       .getHandle(orderWorkflowId(id))
-      .signal(cancelOrderSignal, { reason, requestedBy: `${principal.role}:${principal.subject}` });
+      .signal(cancelOrderSignal, { reason: body.reason, requestedBy: `${principal.role}:${principal.subject}` });
     res
       .status(202)
       .location(`/orders/${id}`)

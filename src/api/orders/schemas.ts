@@ -1,16 +1,41 @@
 import { z } from 'zod';
+import { ORDER_STEPS, type OrderStatus } from '../../workflows/definitions';
+import {
+  customerIdSchema,
+  isoInstantQuery,
+  noQuery,
+  orderIdSchema,
+  safeText,
+  skuSchema,
+  timestampSchema,
+  type RouteDoc,
+} from '../common';
 
 /** Limits keep one request from asking for absurd work. */
-export const LIMITS = { linesPerOrder: 50, quantityPerLine: 1000, text: 200 } as const;
+export const LIMITS = { linesPerOrder: 50, quantityPerLine: 1000, text: 200, pageSize: 100, events: 1000 } as const;
 
-const sku = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, - or _');
+export const ORDER_STATUSES = [
+  'RUNNING',
+  'AWAITING_HARVEST',
+  'NEEDS_ATTENTION',
+  'COMPENSATING',
+  'COMPLETED',
+  'CANCELLED',
+  'FAILED',
+] as const satisfies readonly OrderStatus[];
+// Fails to compile when the workflow gains a status this list does not name.
+const _everyStatus: [Exclude<OrderStatus, (typeof ORDER_STATUSES)[number]>] extends [never] ? true : never = true;
+void _everyStatus;
+
+const statusSchema = z.enum(ORDER_STATUSES);
+const stepSchema = z.enum(['received', ...ORDER_STEPS, 'done']);
 
 export const addressSchema = z
   .object({
-    name: z.string().trim().min(1).max(LIMITS.text),
-    line1: z.string().trim().min(1).max(LIMITS.text),
-    city: z.string().trim().min(1).max(LIMITS.text),
-    postalCode: z.string().trim().min(1).max(20),
+    name: safeText(LIMITS.text),
+    line1: safeText(LIMITS.text),
+    city: safeText(LIMITS.text),
+    postalCode: safeText(20),
     country: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code such as US'),
   })
   .strict();
@@ -22,11 +47,14 @@ export const addressSchema = z
 export const createOrderSchema = z
   .object({
     lines: z
-      .array(z.object({ sku, quantity: z.number().int().min(1).max(LIMITS.quantityPerLine) }).strict())
+      .array(z.object({ sku: skuSchema, quantity: z.number().int().min(1).max(LIMITS.quantityPerLine) }).strict())
       .min(1)
       .max(LIMITS.linesPerOrder)
       .refine((lines) => new Set(lines.map((l) => l.sku)).size === lines.length, 'each SKU may appear only once'),
-    acceptPartial: z.boolean().default(false),
+    acceptPartial: z
+      .boolean()
+      .default(false)
+      .describe('Charge for what was harvested when a crop yields short, rather than cancelling'),
     paymentMethod: z
       .string()
       .regex(/^pm_[A-Za-z0-9_]{1,60}$/, 'must be a payment method token such as pm_card_visa')
@@ -40,6 +68,293 @@ export const idempotencyKeySchema = z
   .string()
   .regex(/^[A-Za-z0-9_-]{8,64}$/, 'Idempotency-Key must be 8-64 letters, digits, - or _');
 
-export const orderIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, 'not an order ID') }).strict();
+export const createOrderHeaders = z
+  .object({
+    'Idempotency-Key': idempotencyKeySchema
+      .optional()
+      .describe('Same key and body return the same order; same key with another body is 422'),
+  })
+  .strict();
 
-export const cancelOrderSchema = z.object({ reason: z.string().trim().min(1).max(500) }).strict();
+export const orderIdParams = z.object({ id: orderIdSchema }).strict();
+
+export const cancelOrderSchema = z.object({ reason: safeText(500, { multiline: true }) }).strict();
+
+/** Opaque page position: base64url of `[createdAt, orderId]` of the last order on the page. */
+export function encodeCursor(createdAt: Date, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString('base64url');
+}
+const decodedCursor = z.tuple([timestampSchema, orderIdSchema]);
+const cursorSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,300}$/, 'not a cursor from a previous page')
+  .transform((s, ctx) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
+    } catch {
+      parsed = undefined;
+    }
+    const result = decodedCursor.safeParse(parsed);
+    if (!result.success) {
+      ctx.issues.push({ code: 'custom', message: 'not a cursor from a previous page', input: s });
+      return z.NEVER;
+    }
+    return { createdAt: new Date(result.data[0]), id: result.data[1] };
+  })
+  .describe('nextCursor of the previous page');
+
+const pageSize = z
+  .string()
+  .regex(/^\d{1,3}$/, 'must be an integer from 1 to 100')
+  .transform(Number)
+  .pipe(z.number().int().min(1, 'must be an integer from 1 to 100').max(LIMITS.pageSize))
+  .default(20)
+  .describe('Page size, 1-100 (default 20)');
+
+const listQueryFields = z
+  .object({
+    limit: pageSize,
+    cursor: cursorSchema.optional(),
+    status: statusSchema.optional(),
+    customerId: customerIdSchema.optional().describe('Admins only; customers always see their own orders'),
+    createdFrom: isoInstantQuery.optional().describe('Orders created at or after (ISO date or date-time)'),
+    createdTo: isoInstantQuery.optional().describe('Orders created before (ISO date or date-time)'),
+  })
+  .strict();
+
+function createdRange(q: { createdFrom?: Date; createdTo?: Date }, ctx: z.RefinementCtx): void {
+  if (q.createdFrom && q.createdTo && q.createdFrom > q.createdTo) {
+    ctx.addIssue({ code: 'custom', path: ['createdTo'], message: 'must not be before createdFrom' });
+  }
+}
+export const listOrdersQuery = listQueryFields.superRefine(createdRange);
+export const customerOrdersQuery = listQueryFields.omit({ customerId: true }).strict().superRefine(createdRange);
+export type ListOrdersQuery = z.output<typeof listQueryFields>;
+
+// ---- Responses -------------------------------------------------------------------------------
+
+const lineSchema = z
+  .object({
+    sku: z.string(),
+    quantity: z.number().int(),
+    unitPriceCents: z.number().int(),
+    harvestedQuantity: z.number().int().nullable(),
+  })
+  .strict();
+
+export const orderAcceptedSchema = z
+  .object({
+    orderId: z.string(),
+    workflowId: z.string(),
+    status: z.literal('ACCEPTED'),
+    links: z.object({ self: z.string() }).strict(),
+  })
+  .strict();
+
+export const orderSummarySchema = z
+  .object({
+    orderId: z.string(),
+    customerId: z.string(),
+    status: statusSchema,
+    step: stepSchema,
+    reason: z.string().nullable(),
+    currency: z.string(),
+    lines: z.array(z.object({ sku: z.string(), quantity: z.number().int() }).strict()),
+    chargedCents: z.number().int().nullable(),
+    refundedCents: z.number().int(),
+    createdAt: timestampSchema,
+    updatedAt: timestampSchema,
+    links: z.object({ self: z.string() }).strict(),
+  })
+  .strict();
+
+export const orderPageSchema = z
+  .object({
+    data: z.array(orderSummarySchema),
+    nextCursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
+  })
+  .strict();
+
+export const orderViewSchema = z
+  .object({
+    orderId: z.string(),
+    customerId: z.string().optional().describe('Absent until the workflow has recorded the order'),
+    status: statusSchema,
+    step: stepSchema,
+    reason: z.string().optional(),
+    acceptPartial: z.boolean().optional(),
+    currency: z.string().optional(),
+    lines: z.array(lineSchema).optional(),
+    chargedCents: z.number().int().nullable(),
+    refundedCents: z.number().int(),
+    harvestTask: z.object({ id: z.string(), status: z.string(), dueBy: timestampSchema }).strict().nullable(),
+    shipment: z
+      .object({ carrier: z.string(), trackingNumber: z.string(), pickupDate: timestampSchema, status: z.string() })
+      .strict()
+      .nullable(),
+    trackingNumber: z.string().nullable(),
+    createdAt: timestampSchema.optional(),
+    updatedAt: timestampSchema.optional(),
+    workflow: z
+      .object({
+        workflowId: z.string(),
+        timeline: z
+          .array(
+            z
+              .object({ step: z.string(), state: z.string(), at: timestampSchema, detail: z.string().optional() })
+              .strict(),
+          )
+          .optional(),
+        compensations: z
+          .array(
+            z
+              .object({
+                name: z.string(),
+                state: z.enum(['completed', 'failed']),
+                at: timestampSchema,
+                error: z.string().optional(),
+              })
+              .strict(),
+          )
+          .optional(),
+        carrierAttempts: z
+          .array(
+            z
+              .object({
+                carrier: z.string(),
+                round: z.number().int(),
+                outcome: z.enum(['booked', 'failed']),
+                detail: z.string().optional(),
+              })
+              .strict(),
+          )
+          .optional(),
+      })
+      .strict()
+      .describe('Live view from the workflow’s status query; absent parts mean the workflow is not reachable'),
+    links: z.object({ self: z.string(), events: z.string(), receipt: z.string(), cancel: z.string() }).strict(),
+  })
+  .strict();
+
+export const orderEventsSchema = z
+  .object({
+    orderId: z.string(),
+    data: z.array(
+      z
+        .object({
+          eventId: z.string(),
+          eventType: z.string(),
+          version: z.number().int(),
+          occurredAt: timestampSchema,
+          data: z.unknown(),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+
+export const cancelAcceptedSchema = z
+  .object({ orderId: z.string(), cancelRequested: z.literal(true), links: z.object({ self: z.string() }).strict() })
+  .strict();
+
+// ---- Routes ----------------------------------------------------------------------------------
+
+const OWN = 'Customers see only their own orders (others’ are 404); admins see all.';
+
+export const orderRoutes = {
+  createOrder: {
+    method: 'post',
+    path: '/orders',
+    operationId: 'createOrder',
+    summary: 'Submit an order; one workflow per order reserves, harvests, packs, charges, ships and notifies',
+    tag: 'orders',
+    access: ['customer'],
+    headers: createOrderHeaders,
+    body: createOrderSchema,
+    responses: {
+      202: {
+        description: 'Accepted; `Location` is the order; `Idempotent-Replayed` tells a retry',
+        schema: orderAcceptedSchema,
+      },
+      422: {
+        description: 'Unknown customer or product, or an Idempotency-Key reused with another body',
+        problems: ['unknown-customer', 'unknown-product', 'idempotency-key-reused'],
+      },
+    },
+  },
+  listOrders: {
+    method: 'get',
+    path: '/orders',
+    operationId: 'listOrders',
+    summary: 'Orders, newest first, with cursor pagination and filters',
+    description: `${OWN} A customer filtering by another customerId gets 403.`,
+    tag: 'orders',
+    access: ['customer', 'admin'],
+    query: listOrdersQuery,
+    responses: { 200: { description: 'One page', schema: orderPageSchema } },
+  },
+  getOrder: {
+    method: 'get',
+    path: '/orders/:id',
+    operationId: 'getOrder',
+    summary: 'The order: read model merged with the live workflow status query',
+    description: OWN,
+    tag: 'orders',
+    access: ['customer', 'admin'],
+    params: orderIdParams,
+    query: noQuery,
+    responses: {
+      200: { description: 'The order', schema: orderViewSchema },
+      404: { description: 'No such order, or not yours', problems: ['not-found'] },
+    },
+  },
+  listOrderEvents: {
+    method: 'get',
+    path: '/orders/:id/events',
+    operationId: 'listOrderEvents',
+    summary: 'The order’s append-only audit trail, oldest first (by version)',
+    description: OWN,
+    tag: 'orders',
+    access: ['customer', 'admin'],
+    params: orderIdParams,
+    query: noQuery,
+    responses: {
+      200: { description: 'Every event of the order', schema: orderEventsSchema },
+      404: { description: 'No such order, or not yours', problems: ['not-found'] },
+    },
+  },
+  getOrderReceipt: {
+    method: 'get',
+    path: '/orders/:id/receipt',
+    operationId: 'getOrderReceipt',
+    summary: 'HTML receipt once charged: harvested quantities, prices, totals, refunds, carrier and tracking',
+    description: OWN,
+    tag: 'orders',
+    access: ['customer', 'admin'],
+    params: orderIdParams,
+    query: noQuery,
+    responses: {
+      200: { description: 'The receipt', contentType: 'text/html', schema: z.string() },
+      404: { description: 'No such order, or not yours', problems: ['not-found'] },
+      409: { description: 'The order has not been charged (yet)', problems: ['not-charged-yet'] },
+    },
+  },
+  cancelOrder: {
+    method: 'post',
+    path: '/orders/:id/cancel',
+    operationId: 'cancelOrder',
+    summary: 'Ask the workflow to cancel: completed steps are undone in reverse',
+    description: `${OWN} Refused once the carrier has the parcel or the order has finished.`,
+    tag: 'orders',
+    access: ['customer', 'admin'],
+    params: orderIdParams,
+    query: noQuery,
+    body: cancelOrderSchema,
+    responses: {
+      202: { description: 'The cancel was sent to the workflow', schema: cancelAcceptedSchema },
+      404: { description: 'No such order, or not yours', problems: ['not-found'] },
+      409: { description: 'Too late to cancel', problems: ['order-finished', 'too-late-to-cancel'] },
+    },
+  },
+} as const satisfies Record<string, RouteDoc>;

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { noQuery, skuSchema, timestampSchema, type RouteDoc } from '../common';
+
+export const LIMITS = { yields: 50, quantity: 1000, openTasks: 500 } as const;
+
+export const taskParams = z
+  .object({
+    id: z
+      .string()
+      .regex(/^hv-[A-Za-z0-9_-]{1,80}$/, 'not a harvest task ID')
+      .describe('Harvest task ID, hv-<orderId>'),
+  })
+  .strict();
+
+export const completeHarvestSchema = z
+  .object({
+    yields: z
+      .array(z.object({ sku: skuSchema, quantity: z.number().int().min(0).max(LIMITS.quantity) }).strict())
+      .min(1)
+      .max(LIMITS.yields)
+      .refine((ys) => new Set(ys.map((y) => y.sku)).size === ys.length, 'each SKU may appear only once')
+      .describe('What was actually picked per SKU of the order; at most what was ordered'),
+  })
+  .strict();
+
+export const harvestTaskListSchema = z
+  .object({
+    data: z.array(
+      z
+        .object({
+          id: z.string(),
+          orderId: z.string(),
+          dueBy: timestampSchema,
+          lines: z.array(z.object({ sku: z.string(), quantity: z.number().int() }).strict()),
+          links: z.object({ complete: z.string() }).strict(),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+
+export const harvestAcceptedSchema = z
+  .object({
+    taskId: z.string(),
+    orderId: z.string(),
+    accepted: z.literal(true),
+    links: z.object({ order: z.string() }).strict(),
+  })
+  .strict();
+
+export const harvestRoutes = {
+  listHarvestTasks: {
+    method: 'get',
+    path: '/harvest-tasks',
+    operationId: 'listHarvestTasks',
+    summary: `Open harvest tasks, soonest due first (at most ${LIMITS.openTasks})`,
+    tag: 'harvest',
+    access: ['crew', 'admin'],
+    query: noQuery,
+    responses: { 200: { description: 'Open tasks', schema: harvestTaskListSchema } },
+  },
+  completeHarvestTask: {
+    method: 'post',
+    path: '/harvest-tasks/:id/complete',
+    operationId: 'completeHarvestTask',
+    summary: 'Report what was picked; signals the order’s workflow',
+    tag: 'harvest',
+    access: ['crew', 'admin'],
+    params: taskParams,
+    query: noQuery,
+    body: completeHarvestSchema,
+    responses: {
+      202: { description: 'The report was sent to the workflow', schema: harvestAcceptedSchema },
+      404: { description: 'No such task', problems: ['not-found'] },
+      409: { description: 'The task is no longer open', problems: ['harvest-task-closed'] },
+    },
+  },
+} as const satisfies Record<string, RouteDoc>;
