@@ -9,7 +9,9 @@ import {
   log,
   patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
+  upsertSearchAttributes,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -31,6 +33,7 @@ import {
   type ShipmentView,
   type TimelineEntry,
 } from './definitions';
+import { CUSTOMER_ID, ORDER_STATUS, ORDER_STEP } from './search-attributes';
 
 /** Business failures: retrying cannot help, so they go straight to compensation. */
 const BUSINESS_FAILURES = [
@@ -156,8 +159,24 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
     compensations: [],
     carrierAttempts: [],
   };
+  // Search attributes let operators filter orders by status and step in the Web UI and the CLI.
+  // Histories recorded before they existed replay without them.
+  const searchable = patched('order-search-attributes');
+  let published = '';
+  /** Keep OrderStatus/OrderStep and the run's "current details" (shown in the Web UI) up to date. */
+  const publish = () => {
+    setCurrentDetails(`**${view.status}** at step \`${view.step}\`${view.reason ? `: ${view.reason}` : ''}`);
+    if (!searchable || published === `${view.status}/${view.step}`) return;
+    published = `${view.status}/${view.step}`;
+    upsertSearchAttributes([
+      { key: ORDER_STATUS, value: view.status },
+      { key: ORDER_STEP, value: view.step },
+    ]);
+  };
+  if (searchable) upsertSearchAttributes([{ key: CUSTOMER_ID, value: input.customerId }]);
   const note = (step: TimelineEntry['step'], state: TimelineEntry['state'], detail?: string) => {
     view.timeline.push({ step, state, at: new Date().toISOString(), ...(detail ? { detail } : {}) });
+    publish();
   };
   const enter = (step: OrderStep) => {
     view.step = step;
@@ -363,6 +382,7 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
       }
       view.status = 'COMPLETED';
       view.step = 'done';
+      publish();
       await steps.markOrder({
         orderId,
         status: 'COMPLETED',
@@ -392,6 +412,7 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
   note(view.step, 'failed', reason);
   view.status = 'COMPENSATING';
   view.reason = reason;
+  publish();
 
   await CancellationScope.nonCancellable(async () => {
     await steps.markOrder({
@@ -427,6 +448,7 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
     view.status = failed.length > 0 ? 'FAILED' : 'CANCELLED';
     if (failed.length > 0)
       view.reason = `${reason}; compensation failed: ${failed.map((c) => c.name).join(', ')} (needs an operator)`;
+    publish();
     await steps.markOrder({
       orderId,
       status: view.status,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   bundleWorkflowCode,
@@ -23,6 +24,7 @@ import {
   type OrderStatusView,
 } from '../../src/workflows/definitions';
 import { orderFulfillment } from '../../src/workflows';
+import { SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes';
 import { createTestDatabase, type TestDatabase } from './db';
 
 let runtimeInstalled = false;
@@ -76,6 +78,13 @@ export async function createWorkflowHarness(options: { providerTimeoutMs?: numbe
     TestWorkflowEnvironment.createTimeSkipping({ server: { executable: sdkExecutable('temporal-test-server') } }),
     createTestDatabase(),
   ]);
+  // The workflow keeps custom search attributes current; the test server must know them, like a real one.
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(
+      Object.keys(SEARCH_ATTRIBUTES).map((name) => [name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
+    ),
+  });
   await seed(db.db);
   await db.query(
     `insert into customers (id, name, email) values ('cust-other', 'Other', 'other@example.com') on conflict do nothing`,

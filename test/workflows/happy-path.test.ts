@@ -1,4 +1,5 @@
 import { harvestCompletedSignal, harvestTaskId } from '../../src/workflows/definitions';
+import { CUSTOMER_ID, ORDER_STATUS, ORDER_STEP } from '../../src/workflows/search-attributes';
 import { createWorkflowHarness, waitForStatus, type WorkflowHarness } from '../support/workflow-harness';
 
 describe('orderFulfillment happy path', () => {
@@ -19,7 +20,13 @@ describe('orderFulfillment happy path', () => {
         yields: input.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
         reportedBy: 'crew:test',
       });
-      return handle.result();
+      const result = await handle.result();
+      // Operators filter by these in the Web UI and the CLI.
+      const { typedSearchAttributes } = await handle.describe();
+      expect(typedSearchAttributes.get(ORDER_STATUS)).toBe('COMPLETED');
+      expect(typedSearchAttributes.get(ORDER_STEP)).toBe('done');
+      expect(typedSearchAttributes.get(CUSTOMER_ID)).toBe('cust-demo');
+      return result;
     });
 
     expect(result).toMatchObject({ orderId, status: 'COMPLETED', chargedCents: 2 * 650 + 250, carrier: 'primary' });
