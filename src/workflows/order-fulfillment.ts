@@ -222,7 +222,10 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
     for (let round = 0; ; round++) {
       for (const carrier of ['primary', 'backup'] as CarrierName[]) {
         try {
-          const shipment = await carriers.bookCarrier({ orderId, carrier, round });
+          const shipment = await carriers.bookCarrier.executeWithOptions(
+            { ...ACTIVITY_PRESETS.carrier, summary: `Book a label with the ${carrier} carrier (round ${round + 1})` },
+            [{ orderId, carrier, round }],
+          );
           view.carrierAttempts.push({ carrier, round, outcome: 'booked' });
           return shipment;
         } catch (error) {
@@ -270,17 +273,40 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
   }
 
   async function fulfil(): Promise<{ chargedCents: number; shipment: ShipmentView }> {
-    await steps.recordOrder(input);
+    await steps.recordOrder.executeWithOptions(
+      { ...ACTIVITY_PRESETS.step, summary: 'Record the order in PostgreSQL' },
+      [input],
+    );
 
     enter('reserve-inventory');
-    undo.push({ name: 'release-reservation', run: () => compensations.releaseReservation({ orderId }) });
-    const reserved = await steps.reserveInventory({ orderId });
+    undo.push({
+      name: 'release-reservation',
+      run: () =>
+        compensations.releaseReservation.executeWithOptions(
+          { ...ACTIVITY_PRESETS.compensation, summary: 'Undo: release reserved stock' },
+          [{ orderId }],
+        ),
+    });
+    const reserved = await steps.reserveInventory.executeWithOptions(
+      { ...ACTIVITY_PRESETS.step, summary: `Reserve ${input.lines.map((l) => `${l.quantity} ${l.sku}`).join(', ')}` },
+      [{ orderId }],
+    );
     note('reserve-inventory', 'completed');
 
     enter('harvest');
-    undo.push({ name: 'cancel-harvest', run: () => compensations.cancelHarvest({ orderId }) });
+    undo.push({
+      name: 'cancel-harvest',
+      run: () =>
+        compensations.cancelHarvest.executeWithOptions(
+          { ...ACTIVITY_PRESETS.compensation, summary: 'Undo: cancel the harvest task or return produce to stock' },
+          [{ orderId }],
+        ),
+    });
     const windowMs = harvestWindowMs(reserved);
-    const task = await steps.createHarvestTask({ orderId, dueBy: new Date(Date.now() + windowMs).toISOString() });
+    const task = await steps.createHarvestTask.executeWithOptions(
+      { ...ACTIVITY_PRESETS.step, summary: 'Open a harvest task for the field crew' },
+      [{ orderId, dueBy: new Date(Date.now() + windowMs).toISOString() }],
+    );
     view.status = 'AWAITING_HARVEST';
     view.harvest = { taskId: task.taskId, dueBy: task.dueBy };
     note('harvest', 'waiting', `waiting for the crew to report task ${task.taskId} by ${task.dueBy}`);
@@ -292,7 +318,10 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
       });
     }
     view.status = 'RUNNING';
-    const harvested = await steps.recordHarvest({ orderId, yields: harvestReport?.yields ?? [] });
+    const harvested = await steps.recordHarvest.executeWithOptions(
+      { ...ACTIVITY_PRESETS.step, summary: "Record the crew's actual yields" },
+      [{ orderId, yields: harvestReport?.yields ?? [] }],
+    );
     view.harvest.yields = harvested;
     const short = reserved.filter((line) => (harvested.find((h) => h.sku === line.sku)?.quantity ?? 0) < line.quantity);
     if (harvested.every((line) => line.quantity === 0)) {
@@ -316,18 +345,44 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
     );
 
     enter('pack');
-    undo.push({ name: 'unpack', run: () => compensations.unpackOrder({ orderId }) });
-    await steps.packOrder({ orderId });
+    undo.push({
+      name: 'unpack',
+      run: () =>
+        compensations.unpackOrder.executeWithOptions(
+          { ...ACTIVITY_PRESETS.compensation, summary: 'Undo: unpack the parcel' },
+          [{ orderId }],
+        ),
+    });
+    await steps.packOrder.executeWithOptions({ ...ACTIVITY_PRESETS.step, summary: 'Pack what was harvested' }, [
+      { orderId },
+    ]);
     note('pack', 'completed');
 
     enter('charge');
-    undo.push({ name: 'refund', run: () => compensations.refundOrder({ orderId }) });
-    const charge = await payments.chargeOrder({ orderId });
+    undo.push({
+      name: 'refund',
+      run: () =>
+        compensations.refundOrder.executeWithOptions(
+          { ...ACTIVITY_PRESETS.compensation, summary: 'Undo: refund the charge' },
+          [{ orderId }],
+        ),
+    });
+    const charge = await payments.chargeOrder.executeWithOptions(
+      { ...ACTIVITY_PRESETS.payment, summary: 'Charge the customer for the harvested quantities' },
+      [{ orderId }],
+    );
     view.payment = charge;
     note('charge', 'completed', `charged ${charge.amountCents} ${charge.currency}`);
 
     enter('book-carrier');
-    undo.push({ name: 'void-label', run: () => compensations.voidLabel({ orderId }) });
+    undo.push({
+      name: 'void-label',
+      run: () =>
+        compensations.voidLabel.executeWithOptions(
+          { ...ACTIVITY_PRESETS.compensation, summary: 'Undo: void the shipping label' },
+          [{ orderId }],
+        ),
+    });
     const shipment = await bookWithFallback();
     // A cancel that arrived while the label was being booked is honoured: the booking activity does not heartbeat,
     // so it completes anyway, but the carrier does not have the parcel yet. Without this check the order would go on
@@ -338,7 +393,11 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
     view.shipment = shipment;
     // From the moment we hand the parcel over, cancels are refused: the pickup is never interrupted.
     pickupStarted = true;
-    await CancellationScope.nonCancellable(() => steps.confirmPickup({ orderId }));
+    await CancellationScope.nonCancellable(() =>
+      steps.confirmPickup.executeWithOptions({ ...ACTIVITY_PRESETS.step, summary: 'Hand the parcel to the carrier' }, [
+        { orderId },
+      ]),
+    );
     view.shipment = { ...shipment, pickedUp: true };
     note('book-carrier', 'completed', `${shipment.carrier} carrier, tracking ${shipment.trackingNumber}`);
     return { chargedCents: charge.amountCents, shipment };
@@ -359,7 +418,10 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
     return CancellationScope.nonCancellable(async () => {
       enter('notify');
       try {
-        await notifications.notifyCustomer({ orderId, kind: 'confirmation' });
+        await notifications.notifyCustomer.executeWithOptions(
+          { ...ACTIVITY_PRESETS.notify, summary: 'E-mail the confirmation and receipt' },
+          [{ orderId, kind: 'confirmation' }],
+        );
         note('notify', 'completed');
       } catch (error) {
         // The parcel is on its way: a failed e-mail is recorded, never a reason to undo the order.
@@ -440,7 +502,10 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
       }
     }
     try {
-      await notifications.notifyCustomer({ orderId, kind: 'cancellation', reason });
+      await notifications.notifyCustomer.executeWithOptions(
+        { ...ACTIVITY_PRESETS.notify, summary: 'E-mail the cancellation notice' },
+        [{ orderId, kind: 'cancellation', reason }],
+      );
     } catch (error) {
       note('notify', 'failed', `cancellation notice: ${describe(error)}`);
     }
