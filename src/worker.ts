@@ -34,6 +34,8 @@ export function createWorker(setup: WorkerSetup): Promise<Worker> {
       ? { workflowBundle: { codePath: setup.workflowBundlePath } }
       : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities(setup.deps),
+    // On SIGTERM, in-flight activities get this long to finish before they are cancelled and handed back.
+    shutdownGraceTime: '10 seconds',
     ...setup.options,
   });
 }
