@@ -193,7 +193,7 @@ describe('order worker crash (real dev server, worker in a child process)', () =
     await eventually(
       'the order to wait for its harvest',
       async () => (await status(handle))?.status === 'AWAITING_HARVEST',
-      30_000,
+      60_000, // includes the child worker bundling the workflows at start-up
     );
     await handle.signal(harvestCompletedSignal, {
       taskId: harvestTaskId(orderId),
@@ -285,7 +285,7 @@ describe('order worker crash (real dev server, worker in a child process)', () =
     expect(booking.attempt).toBe(2);
     expect(booking.identity).toMatch(new RegExp(`^${second.child.pid}@`));
     expect(booking.lastFailure).toMatch(/StartToClose timeout/);
-  }, 90_000);
+  }, 120_000);
 });
 
 interface CompletedActivity {
