@@ -26,7 +26,8 @@ function pickHeaders(req: Request, schema: z.ZodType): Record<string, unknown> {
  * A body in another content type than JSON is 415, so it is never mistaken for an empty body.
  */
 export function validate<S extends Schemas>(req: Request, route: S): Validated<S> {
-  if (route.body && req.body === undefined && req.is(JSON_TYPES) === false) {
+  const hasContent = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0;
+  if (route.body && req.body === undefined && hasContent && req.is(JSON_TYPES) === false) {
     throw new HttpProblem(
       415,
       'unsupported-media-type',
@@ -44,7 +45,13 @@ export function validate<S extends Schemas>(req: Request, route: S): Validated<S
     if (result.success) out[part] = result.data;
     else {
       for (const issue of result.error.issues) {
-        errors.push({ in: WHERE[part], path: issue.path.map(String).join('.') || '(root)', message: issue.message });
+        const at = issue.path.map(String);
+        // One error per unknown field, named, rather than one for the object that holds them.
+        const named =
+          issue.code === 'unrecognized_keys'
+            ? issue.keys.map((key) => ({ path: [...at, key], message: 'is not a known field' }))
+            : [{ path: at, message: issue.message }];
+        for (const e of named) errors.push({ in: WHERE[part], path: e.path.join('.') || '(root)', message: e.message });
       }
     }
   }
