@@ -1,0 +1,217 @@
+import { Connection, Client } from '@temporalio/client';
+import type { Express } from 'express';
+import request from 'supertest';
+import { createApp } from '../../src/api/app';
+import { parseApiKeys } from '../../src/api/auth';
+import { buildOpenApi, openApiPath } from '../../src/api/docs/openapi';
+import { createDb, type Db } from '../../src/db/client';
+import { createLogger } from '../../src/lib/logger';
+import { API_KEYS } from './helpers';
+
+/**
+ * The documentation is the contract: /openapi.json must list exactly the routes the Express app
+ * serves, so a route cannot be added (or removed) without its documentation following.
+ * /openapi.json and /docs touch neither PostgreSQL nor Temporal, so this file builds the app with
+ * lazy clients that never connect.
+ */
+
+interface Layer {
+  route?: { path: string | string[]; methods: Record<string, boolean> };
+  handle: { stack?: Layer[] };
+  rawPath?: string | string[];
+}
+
+/** Every `METHOD /path` the app routes, found by walking the router stack (nested routers included). */
+function registeredRoutes(app: Express): string[] {
+  const found: string[] = [];
+  const walk = (stack: Layer[], prefix: string) => {
+    for (const layer of stack) {
+      if (layer.route) {
+        const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
+        for (const path of paths) {
+          for (const [method, on] of Object.entries(layer.route.methods)) {
+            if (on && method !== '_all') found.push(`${method.toUpperCase()} ${openApiPath(prefix + path)}`);
+          }
+        }
+      } else if (layer.handle.stack) {
+        const mount = typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? layer.rawPath : '';
+        walk(layer.handle.stack, prefix + mount);
+      }
+    }
+  };
+  walk((app as unknown as { router: { stack: Layer[] } }).router.stack, '');
+  return found.sort();
+}
+
+type Doc = ReturnType<typeof buildOpenApi>;
+type Operation = {
+  operationId: string;
+  parameters: { name: string; in: string; required: boolean; schema: unknown }[];
+  requestBody?: { required: boolean; content: Record<string, { schema: unknown }> };
+  responses: Record<string, { description: string; content?: Record<string, { schema: unknown }> }>;
+  security: Record<string, string[]>[];
+  'x-access': unknown;
+};
+
+function documentedRoutes(doc: Doc): string[] {
+  return Object.entries(doc.paths)
+    .flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`))
+    .sort();
+}
+
+function operations(doc: Doc): { key: string; path: string; op: Operation }[] {
+  return Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.entries(item).map(([method, op]) => ({ key: `${method.toUpperCase()} ${path}`, path, op: op as Operation })),
+  );
+}
+
+/** Every `$ref` in the document, anywhere. */
+function refs(value: unknown, out: string[] = []): string[] {
+  if (Array.isArray(value)) value.forEach((v) => refs(v, out));
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === '$ref' && typeof v === 'string') out.push(v);
+      else refs(v, out);
+    }
+  }
+  return out;
+}
+
+describe('OpenAPI document', () => {
+  let app: Express;
+  let db: Db;
+  let doc: Doc;
+  beforeAll(() => {
+    db = createDb('postgresql://unused:unused@127.0.0.1:1/unused', 1);
+    app = createApp({
+      db,
+      temporal: new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) }),
+      taskQueue: 'unused',
+      apiKeys: parseApiKeys(API_KEYS),
+      log: createLogger('api-test', 'silent'),
+    });
+    doc = buildOpenApi();
+  });
+  afterAll(() => db.$disconnect());
+
+  it('when the app is built, then the documented paths and methods are exactly the routes Express serves', () => {
+    const served = registeredRoutes(app);
+    expect(served.length).toBeGreaterThanOrEqual(17);
+    expect(documentedRoutes(doc)).toEqual(served);
+  });
+
+  it('when a route is added without documentation, then the comparison notices', () => {
+    const extended = createApp({
+      db,
+      temporal: new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) }),
+      taskQueue: 'unused',
+      apiKeys: parseApiKeys(API_KEYS),
+      log: createLogger('api-test', 'silent'),
+    });
+    extended.delete('/orders/:id', (_req, res) => void res.end());
+    const served = registeredRoutes(extended);
+    const documented = documentedRoutes(doc);
+    expect(served.filter((r) => !documented.includes(r))).toEqual(['DELETE /orders/{id}']);
+  });
+
+  it('when served, then /openapi.json is an OpenAPI 3.1 document with paths, components and both security schemes', async () => {
+    const res = await request(app).get('/openapi.json').set('Authorization', 'Bearer not-a-key');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/application\/json/);
+    expect(res.body).toEqual(JSON.parse(JSON.stringify(doc)));
+    expect(res.body.openapi).toMatch(/^3\.1\.\d+$/);
+    expect(res.body.info).toEqual(expect.objectContaining({ title: expect.any(String), version: expect.any(String) }));
+    expect(res.body.components.securitySchemes).toEqual({
+      bearerAuth: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+      apiKeyAuth: expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-Api-Key' }),
+    });
+    expect(res.body.components.schemas.Problem).toEqual(
+      expect.objectContaining({ type: 'object', required: expect.arrayContaining(['type', 'title', 'status']) }),
+    );
+  });
+
+  it('when read as a whole, then every $ref resolves, operationIds are unique and every security requirement names a scheme', () => {
+    for (const ref of refs(doc)) {
+      expect(ref).toMatch(/^#\/components\/schemas\//);
+      const name = ref.split('/').at(-1)!;
+      expect(doc.components.schemas).toHaveProperty(name);
+    }
+    const ids = operations(doc).map((o) => o.op.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const { op } of operations(doc)) {
+      for (const requirement of op.security) {
+        for (const scheme of Object.keys(requirement)) expect(doc.components.securitySchemes).toHaveProperty(scheme);
+      }
+    }
+  });
+
+  it.each(operations(buildOpenApi()).map((o) => [o.key, o] as const))(
+    'when %s is documented, then its path parameters, body and responses (problems included) are described',
+    (_key, { path, op }) => {
+      const templated = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
+      const declared = op.parameters.filter((p) => p.in === 'path');
+      expect(declared.map((p) => p.name).sort()).toEqual(templated.sort());
+      expect(declared.every((p) => p.required)).toBe(true);
+      for (const p of op.parameters) {
+        expect(['path', 'query', 'header']).toContain(p.in);
+        expect(p.schema).toEqual(expect.any(Object));
+      }
+      const statuses = Object.keys(op.responses);
+      expect(statuses.some((s) => /^2\d\d$/.test(s))).toBe(true);
+      expect(statuses).toContain('default');
+      for (const [status, response] of Object.entries(op.responses)) {
+        expect(response.description).toEqual(expect.any(String));
+        if (/^[45]\d\d$/.test(status) || status === 'default') {
+          if (status !== '503') {
+            expect(response.content).toEqual({
+              'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } },
+            });
+          }
+        }
+      }
+      if (op.requestBody) {
+        expect(op.requestBody.required).toBe(true);
+        expect(Object.keys(op.requestBody.content)).toEqual(['application/json']);
+        for (const s of ['400', '413', '415']) expect(statuses).toContain(s);
+      }
+      if (op.parameters.length > 0) expect(statuses).toContain('400');
+      if (Array.isArray(op['x-access'])) {
+        for (const s of ['401', '403']) expect(statuses).toContain(s);
+        expect(op.security).toEqual([{ bearerAuth: [] }, { apiKeyAuth: [] }]);
+      }
+    },
+  );
+
+  it('when POST /orders is documented, then its body is the strict order schema: no price, status or owner', () => {
+    const op = doc.paths['/orders']!.post as Operation;
+    const schema = op.requestBody!.content['application/json']!.schema as {
+      properties: Record<string, { items?: { properties: Record<string, unknown> } }>;
+      required: string[];
+      additionalProperties: boolean;
+    };
+    expect(schema.additionalProperties).toBe(false);
+    expect(Object.keys(schema.properties).sort()).toEqual(
+      ['acceptPartial', 'lines', 'paymentMethod', 'shippingAddress'].sort(),
+    );
+    expect(Object.keys(schema.properties.lines!.items!.properties).sort()).toEqual(['quantity', 'sku']);
+    expect(schema.required.sort()).toEqual(['lines', 'shippingAddress']);
+    expect(op.parameters).toEqual([
+      expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: false }),
+    ]);
+    expect(Object.keys(op.responses)).toEqual(
+      expect.arrayContaining(['202', '400', '401', '403', '413', '415', '422', '429', 'default']),
+    );
+  });
+
+  it('when /docs is opened, then a self-contained HTML page lists every route, with no scripts or outside assets', async () => {
+    const res = await request(app).get('/docs');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    expect(res.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(res.text).not.toMatch(/<script|<link|src=|https?:\/\//i);
+    for (const { key, path } of operations(doc)) {
+      const method = key.split(' ')[0]!;
+      expect(res.text).toContain(`<td><code>${method}</code></td><td><code>${path}</code></td>`);
+    }
+  });
+});
