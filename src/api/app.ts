@@ -7,6 +7,7 @@ import { customersRouter } from './customers/router';
 import { docsRouter } from './docs/router';
 import { harvestRouter } from './harvest/router';
 import { healthRouter } from './health/router';
+import { createMetrics } from './metrics';
 import { ordersRouter } from './orders/router';
 import { errorHandler, notFoundHandler } from './problem';
 import { productsRouter } from './products/router';
@@ -31,8 +32,12 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', false);
   app.use(express.json({ limit: '64kb', strict: true, type: JSON_TYPES }));
 
-  // No key needed: probes and the API's own documentation.
+  const metrics = createMetrics(deps.db);
+  app.use(metrics.track);
+
+  // No key needed: probes, metrics and the API's own documentation.
   app.use(healthRouter(deps));
+  app.use(metrics.router);
   app.use(docsRouter());
 
   app.use(authenticate(deps.apiKeys));

@@ -36,4 +36,13 @@ export const healthRoutes = {
       503: { description: 'A dependency is down', schema: readinessSchema },
     },
   },
+  metrics: {
+    method: 'get',
+    path: '/metrics',
+    operationId: 'metrics',
+    summary: 'Prometheus metrics: HTTP series of this process and domain series read from PostgreSQL',
+    tag: 'health',
+    access: 'public',
+    responses: { 200: { description: 'Prometheus text format 0.0.4', contentType: 'text/plain', schema: z.string() } },
+  },
 } as const satisfies Record<string, RouteDoc>;

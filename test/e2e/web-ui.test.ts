@@ -1,0 +1,142 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { freePort } from '../../src/lib/net';
+
+/**
+ * The embedded stack exactly as `npm start` runs it, seen through a real browser: Debian's Chromium
+ * opens the Temporal Web UI for one order and finds the run, its search attributes and its status
+ * query. Also checks the API's /metrics after the order completed.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+describe('embedded stack in a real browser', () => {
+  let stack: ChildProcess | undefined;
+  let browser: Browser | undefined;
+  let output = '';
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'htd-ui-'));
+  // mkdtemp makes it 0700; PostgreSQL runs as its own user when we are root and must reach its folder inside.
+  fs.chmodSync(dataDir, 0o755);
+  const ports: Record<string, number> = {};
+
+  beforeAll(async () => {
+    for (const name of [
+      'API_PORT',
+      'SANDBOX_PORT',
+      'TEMPORAL_DEV_PORT',
+      'TEMPORAL_UI_PORT',
+      'EMBEDDED_POSTGRES_PORT',
+      'METRICS',
+    ]) {
+      ports[name] = await freePort();
+    }
+    stack = spawn(process.execPath, ['--import', 'tsx', 'src/stack.ts'], {
+      cwd: path.resolve(__dirname, '..', '..'),
+      env: {
+        ...process.env,
+        HTD_DATA_DIR: dataDir,
+        API_PORT: String(ports.API_PORT),
+        SANDBOX_PORT: String(ports.SANDBOX_PORT),
+        TEMPORAL_DEV_PORT: String(ports.TEMPORAL_DEV_PORT),
+        TEMPORAL_UI_PORT: String(ports.TEMPORAL_UI_PORT),
+        EMBEDDED_POSTGRES_PORT: String(ports.EMBEDDED_POSTGRES_PORT),
+        WORKER_METRICS_ADDRESS: `127.0.0.1:${ports.METRICS}`,
+        CREW_SIMULATOR_DELAY_MS: '300',
+        DATABASE_URL: '',
+        TEMPORAL_ADDRESS: '',
+        SANDBOX_URL: '',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const ready = new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString('utf8');
+        if (output.includes('harvest-to-door is running')) resolve();
+      };
+      stack?.stdout?.on('data', onData);
+      stack?.stderr?.on('data', onData);
+      stack?.once('exit', (code) => reject(new Error(`stack exited (${code}):\n${output}`)));
+    });
+    await ready;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (stack && stack.exitCode === null) {
+      const exited = new Promise((resolve) => stack?.once('exit', resolve));
+      stack.kill('SIGINT');
+      const timer = setTimeout(() => stack?.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('when an order completes, then the Web UI shows the run, its search attributes and its status query, and /metrics counts it', async () => {
+    const api = `http://127.0.0.1:${ports.API_PORT}`;
+    const auth = { Authorization: 'Bearer demo-customer-key', 'Content-Type': 'application/json' };
+    const submitted = await fetch(`${api}/orders`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({
+        lines: [{ sku: 'LET-BUTTER', quantity: 1 }],
+        shippingAddress: { name: 'Dana', line1: '1 Lane', city: 'Town', postalCode: '12345', country: 'US' },
+      }),
+    });
+    expect(submitted.status).toBe(202);
+    const { orderId, workflowId } = (await submitted.json()) as { orderId: string; workflowId: string };
+    let status = '';
+    for (let i = 0; i < 600 && status !== 'COMPLETED'; i++) {
+      const res = await fetch(`${api}/orders/${orderId}`, { headers: auth });
+      status = res.ok ? ((await res.json()) as { status: string }).status : '';
+      if (status !== 'COMPLETED') await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(status).toBe('COMPLETED');
+
+    const ui = `http://127.0.0.1:${ports.TEMPORAL_UI_PORT}`;
+    const page = await browser!.newPage({ viewport: { width: 1400, height: 1000 } });
+    await page.goto(`${ui}/namespaces/default/workflows/${workflowId}`, { waitUntil: 'networkidle' });
+    await page.getByText(workflowId).first().waitFor();
+    expect(await page.innerText('main')).toMatch(/COMPLETED/i);
+
+    await page.getByText('Search Attributes', { exact: true }).first().click();
+    await page.getByText('"OrderStatus"').first().waitFor();
+    const attributes = await page.innerText('main');
+    expect(attributes).toContain('"OrderStatus": "COMPLETED"');
+    expect(attributes).toContain('"CustomerId": "cust-demo"');
+
+    await page.getByText('Queries', { exact: true }).first().click();
+    await page.getByRole('button', { name: 'Run Query' }).click();
+    await page.getByText('"timeline"').first().waitFor();
+    const queried = await page.innerText('main');
+    expect(queried).toContain(`"orderId": "${orderId}"`);
+    expect(queried).toContain('"status": "COMPLETED"');
+
+    // Operators list orders by status through the same search attribute.
+    await page.goto(`${ui}/namespaces/default/workflows?query=${encodeURIComponent('OrderStatus="COMPLETED"')}`, {
+      waitUntil: 'networkidle',
+    });
+    await page.getByText(workflowId).first().waitFor();
+
+    const metrics = await (await fetch(`${api}/metrics`)).text();
+    expect(metrics).toMatch(/htd_orders\{status="COMPLETED"\} [1-9]/);
+    expect(metrics).toMatch(/htd_http_requests_total\{.*route="\/orders".*\} [1-9]/);
+    const sdkMetrics = await (await fetch(`http://127.0.0.1:${ports.METRICS}/metrics`)).text();
+    expect(sdkMetrics).toMatch(/temporal_workflow_completed/);
+  });
+});
