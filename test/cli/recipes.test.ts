@@ -116,7 +116,7 @@ describe('README CLI recipes', () => {
     expect(row?.status).toBe('CANCELLED');
   });
 
-  it('when an order is parked, then the CLI describes it, queries it, and retryCarrierBooking resumes it', async () => {
+  it('when an order is parked, then the CLI lists it by status, describes it, queries it, and retryCarrierBooking resumes it', async () => {
     await admin.setFaults({ primary: { outage: true }, backup: { outage: true } });
     const input = order();
     const handle = await start(input);
@@ -148,6 +148,15 @@ describe('README CLI recipes', () => {
       'json',
     );
     expect(queried).toContain('NEEDS_ATTENTION');
+    // Listing by status: the workflow keeps the OrderStatus search attribute current (visibility is eventually consistent).
+    let listed = '';
+    for (let i = 0; i < 100 && !listed.includes(handle.workflowId); i++) {
+      listed = await temporal('workflow', 'list', '--query', 'OrderStatus="NEEDS_ATTENTION"', '-o', 'json');
+      if (!listed.includes(handle.workflowId)) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(listed).toContain(handle.workflowId);
+    const completed = await temporal('workflow', 'list', '--query', 'OrderStatus="COMPLETED"', '-o', 'json');
+    expect(completed).not.toContain(handle.workflowId);
 
     await temporal(
       'workflow',
