@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Db, Prisma } from '../db/client';
 import type { Providers } from '../providers/types';
@@ -43,6 +44,7 @@ export async function appendEvent(
     SELECT ${eventId}, ${orderId}, COALESCE(MAX(version), 0) + 1, ${eventType}, ${JSON.stringify(data)}::jsonb
     FROM order_events WHERE order_id = ${orderId}
     ON CONFLICT (event_id) DO NOTHING`;
+  if (inserted > 0) activityLog()?.info('order event recorded', { orderId, eventType, eventId });
   return inserted > 0;
 }
 
@@ -59,4 +61,16 @@ export async function setOrderState(
       outcome_reason = CASE WHEN ${state.reason !== undefined} THEN ${state.reason ?? null} ELSE outcome_reason END,
       updated_at = now()
     WHERE id = ${orderId} AND status NOT IN ('COMPLETED', 'CANCELLED', 'FAILED')`;
+}
+
+/**
+ * The SDK's activity logger (its lines carry workflowId, runId and activityType), or undefined when
+ * called outside an activity (scripts, tests calling helpers directly).
+ */
+function activityLog() {
+  try {
+    return Context.current().log;
+  } catch {
+    return undefined;
+  }
 }

@@ -8,6 +8,7 @@ import { docsRouter } from './docs/router';
 import { harvestRouter } from './harvest/router';
 import { healthRouter } from './health/router';
 import { createMetrics } from './metrics';
+import { requestLog } from './request-log';
 import { ordersRouter } from './orders/router';
 import { errorHandler, notFoundHandler } from './problem';
 import { productsRouter } from './products/router';
@@ -34,6 +35,7 @@ export function createApp(deps: AppDeps): Express {
 
   const metrics = createMetrics(deps.db);
   app.use(metrics.track);
+  app.use(requestLog(deps.log));
 
   // No key needed: probes, metrics and the API's own documentation.
   app.use(healthRouter(deps));
