@@ -24,7 +24,6 @@ import { waitForPort } from './lib/net';
 import { connectClient } from './lib/temporal';
 import { SEARCH_ATTRIBUTES } from './workflows/search-attributes';
 
-
 const log = createLogger('stack', process.env.LOG_LEVEL ?? 'info');
 
 interface Managed {
