@@ -55,12 +55,13 @@ function send(res: Parameters<ErrorRequestHandler>[2], problem: HttpProblem, ins
     .status(problem.status)
     .type('application/problem+json')
     .json({
+      // Extension members first: they can never overwrite the standard ones (status is the HTTP status).
+      ...problem.extra,
       type: `/problems/${problem.type}`,
       title: problem.title,
       status: problem.status,
       detail: problem.detail,
       instance,
-      ...problem.extra,
     });
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import fc from 'fast-check';
 import request from 'supertest';
+import { problemSchema } from '../../src/api/common';
 import { orderIdFor } from '../../src/api/orders/router';
 import { orderWorkflowId } from '../../src/workflows/definitions';
 import { address, createApiHarness, listen, orderBody, submitAndAwaitHarvest, type ApiHarness } from './helpers';
@@ -803,12 +804,14 @@ describe('fuzzing the API with malformed requests', () => {
     const where = `${spec.method.toUpperCase()} ${spec.path.slice(0, 200)} -> ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`;
     if (res.status >= 500) throw new Error(`5xx: ${where}`);
     if (allowed && !allowed.includes(res.status)) throw new Error(`unexpected status: ${where}`);
-    if (
-      res.status >= 400 &&
-      spec.method !== 'head' &&
-      !/application\/problem\+json/.test(res.headers['content-type'] ?? '')
-    ) {
-      throw new Error(`not a problem document: ${where}`);
+    if (res.status >= 400 && spec.method !== 'head') {
+      const problem = problemSchema.safeParse(res.body);
+      if (!/application\/problem\+json/.test(res.headers['content-type'] ?? '') || !problem.success) {
+        throw new Error(`not a problem document: ${where}`);
+      }
+      if (problem.data.status !== res.status || !problem.data.type.startsWith('/problems/')) {
+        throw new Error(`problem status/type does not match the response: ${where}`);
+      }
     }
     if (startSpy.mock.calls.length > 0) throw new Error(`a workflow start was attempted: ${where}`);
   }

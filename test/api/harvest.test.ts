@@ -111,7 +111,7 @@ describe('POST /harvest-tasks/:id/complete', () => {
     expect(done.chargedCents).toBe(2 * 650 + 250);
     const again = await complete().set(KEYS.crew).send({ yields });
     expect(again.status).toBe(409);
-    expect(again.body.type).toBe('/problems/harvest-task-closed');
+    expect(again.body).toMatchObject({ type: '/problems/harvest-task-closed', status: 409, taskStatus: 'COMPLETED' });
     const tasks = await request(app()).get('/harvest-tasks').set(KEYS.crew);
     expect(harvestTaskListSchema.parse(tasks.body).data.some((t) => t.orderId === orderId)).toBe(false);
   });

@@ -410,7 +410,11 @@ describe('GET /orders/:id/receipt and POST /orders/:id/cancel', () => {
     const early = await request(app()).get(`/orders/${orderId}/receipt`).set(KEYS.customer);
     expect(early.status).toBe(409);
     expect(early.headers['content-type']).toMatch(/application\/problem\+json/);
-    expect(early.body.type).toBe('/problems/not-charged-yet');
+    expect(early.body).toMatchObject({
+      type: '/problems/not-charged-yet',
+      status: 409,
+      orderStatus: 'AWAITING_HARVEST',
+    });
 
     // Half the tomatoes came up: the customer pays for 1 kg of tomatoes and 1 lettuce.
     await completeHarvest(app(), orderId, [
@@ -443,7 +447,7 @@ describe('GET /orders/:id/receipt and POST /orders/:id/cancel', () => {
     // Delivered: too late to cancel.
     const cancel = await request(app()).post(`/orders/${orderId}/cancel`).set(KEYS.customer).send({ reason: 'late' });
     expect(cancel.status).toBe(409);
-    expect(cancel.body.type).toBe('/problems/order-finished');
+    expect(cancel.body).toMatchObject({ type: '/problems/order-finished', status: 409, orderStatus: 'COMPLETED' });
   });
 
   it('when a charged order is cancelled by an admin while parked, then 202, it is refunded, and the receipt shows the refund', async () => {

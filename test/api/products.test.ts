@@ -232,6 +232,22 @@ describe('health', () => {
     expect(readinessSchema.parse(ready.body)).toEqual({ status: 'ready', checks: { database: 'ok', temporal: 'ok' } });
   });
 
+  it('when scraped without a key, then /metrics counts requests by route pattern (not raw path) and orders by status', async () => {
+    await request(app()).get('/products/TOM-HEIRLOOM/availability').expect(200);
+    await request(app()).get('/products/NOPE/availability').expect(404);
+    const res = await request(app()).get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    expect(res.text).toMatch(
+      /htd_http_requests_total\{[^}]*route="\/products\/:sku\/availability"[^}]*status="200"[^}]*\} [1-9]/,
+    );
+    expect(res.text).toMatch(
+      /htd_http_requests_total\{[^}]*route="\/products\/:sku\/availability"[^}]*status="404"[^}]*\} [1-9]/,
+    );
+    expect(res.text).not.toContain('TOM-HEIRLOOM');
+    expect(res.text).toContain('htd_orders_parked');
+  });
+
   it('when PostgreSQL is unreachable, then /readyz is 503 naming the failed check', async () => {
     const db = createDb('postgresql://postgres:postgres@127.0.0.1:1/nothing', 1);
     try {

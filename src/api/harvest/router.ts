@@ -37,7 +37,9 @@ export function harvestRouter({ db, temporal }: { db: Db; temporal: Client }): R
     const task = await db.harvestTask.findUnique({ where: { id }, include: { order: { include: { lines: true } } } });
     if (!task) throw problems.notFound(`Harvest task ${id}`);
     if (task.status !== 'OPEN')
-      throw problems.conflict('harvest-task-closed', `Harvest task ${id} is ${task.status}`, { status: task.status });
+      throw problems.conflict('harvest-task-closed', `Harvest task ${id} is ${task.status}`, {
+        taskStatus: task.status,
+      });
     // Checks against the order itself: every bad yield is named, like a schema error.
     const lines = new Map(task.order.lines.map((l) => [l.sku, l.quantity]));
     const errors = yields.flatMap((y, i): FieldError[] => {

@@ -311,7 +311,7 @@ export function ordersRouter(deps: OrdersDeps): Router {
         'not-charged-yet',
         `Order ${params.id} has not been charged yet; a receipt follows the charge`,
         {
-          status: order?.status ?? 'RUNNING',
+          orderStatus: order?.status ?? 'RUNNING',
         },
       );
     }
@@ -349,12 +349,12 @@ export function ordersRouter(deps: OrdersDeps): Router {
     const live = await liveStatus(temporal, id);
     if (!live || TERMINAL_STATUSES.includes(live.status)) {
       throw problems.conflict('order-finished', `Order ${id} is ${order.status}; it can no longer be cancelled`, {
-        status: order.status,
+        orderStatus: order.status,
       });
     }
     if (live.shipment?.pickedUp || live.step === 'notify' || live.step === 'done') {
       throw problems.conflict('too-late-to-cancel', `The carrier already has order ${id}'s parcel`, {
-        status: live.status,
+        orderStatus: live.status,
       });
     }
     await temporal.workflow
