@@ -236,16 +236,24 @@ export class SandboxStore {
   /** Run `work` in one transaction on one connection; rolls back if it throws. */
   async transaction<T>(work: (tx: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // A connection lost while checked out (database restart, pg_terminate_backend) is also emitted as an 'error'
+    // event on the client; without a listener that event crashes the process. The failing query rejects anyway.
+    const onError = () => undefined;
+    client.on('error', onError);
+    let failed = false;
     try {
       await client.query('BEGIN');
       const result = await work(client);
       await client.query('COMMIT');
       return result;
     } catch (error) {
+      failed = true;
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      client.off('error', onError);
+      // After a failure the connection may be broken: discard it rather than hand it to the next request.
+      client.release(failed);
     }
   }
 
