@@ -31,11 +31,11 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  app.use(express.json({ limit: '64kb', strict: true, type: JSON_TYPES }));
-
+  // Counted and logged before the body is parsed, so a 400/413/415 from the parser is seen too.
   const metrics = createMetrics(deps.db);
   app.use(metrics.track);
   app.use(requestLog(deps.log));
+  app.use(express.json({ limit: '64kb', strict: true, type: JSON_TYPES }));
 
   // No key needed: probes, metrics and the API's own documentation.
   app.use(healthRouter(deps));

@@ -235,6 +235,7 @@ describe('health', () => {
   it('when scraped without a key, then /metrics counts requests by route pattern (not raw path) and orders by status', async () => {
     await request(app()).get('/products/TOM-HEIRLOOM/availability').expect(200);
     await request(app()).get('/products/NOPE/availability').expect(404);
+    await request(app()).post('/products/availability').set('Content-Type', 'application/json').send('{').expect(400);
     const res = await request(app()).get('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
@@ -244,6 +245,8 @@ describe('health', () => {
     expect(res.text).toMatch(
       /htd_http_requests_total\{[^}]*route="\/products\/:sku\/availability"[^}]*status="404"[^}]*\} [1-9]/,
     );
+    // A body the JSON parser refuses is still counted.
+    expect(res.text).toMatch(/htd_http_requests_total\{[^}]*method="POST"[^}]*status="400"[^}]*\} [1-9]/);
     expect(res.text).not.toContain('TOM-HEIRLOOM');
     expect(res.text).toContain('htd_orders_parked');
   });
