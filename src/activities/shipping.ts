@@ -1,6 +1,9 @@
 import { Context } from '@temporalio/activity';
+import type { Label, RecordedLabel } from '../providers/types';
 import { idempotencyKeys, type CarrierName, type ShipmentView } from '../workflows/definitions';
 import { appendEvent, lockOrder, setOrderState, type ActivityDeps } from './shared';
+
+const CARRIERS: CarrierName[] = ['primary', 'backup'];
 
 /** Shipping context: labels from the primary or the backup carrier, and the hand-over. */
 export function createShippingActivities({ db, providers }: ActivityDeps) {
@@ -13,10 +16,57 @@ export function createShippingActivities({ db, providers }: ActivityDeps) {
     });
   }
 
+  /**
+   * Labels the carriers hold for the order that are still BOOKED: a booking whose answer was lost leaves one there
+   * that we never recorded. `strict` carriers must answer; the others are asked on a best-effort basis (a carrier
+   * in an outage must not block the fallback to the other one).
+   */
+  async function bookedAtCarriers(orderId: string, strict: CarrierName[]): Promise<RecordedLabel[]> {
+    const found: RecordedLabel[] = [];
+    for (const carrier of CARRIERS) {
+      try {
+        found.push(...(await providers.carriers[carrier].findLabels(orderId)).filter((l) => l.status === 'BOOKED'));
+      } catch (error) {
+        if (strict.includes(carrier)) throw error;
+        Context.current().log.warn('carrier lookup failed; going on without it', { orderId, carrier, error });
+      }
+    }
+    return found;
+  }
+
+  /** Void a label at its carrier and record that (a shipment row, created if the booking was never recorded). */
+  async function voidAndRecord(orderId: string, label: Label): Promise<void> {
+    await providers.carriers[label.carrier].voidLabel(label.labelId);
+    await db.$transaction(async (tx) => {
+      await lockOrder(tx, orderId);
+      await tx.shipment.upsert({
+        where: { carrier_labelId: { carrier: label.carrier, labelId: label.labelId } },
+        create: {
+          id: `shp-${orderId}-${label.carrier}-${label.labelId}`,
+          orderId,
+          carrier: label.carrier,
+          labelId: label.labelId,
+          trackingNumber: label.trackingNumber,
+          pickupDate: new Date(label.pickupDate),
+          status: 'VOIDED',
+          voidedAt: new Date(),
+        },
+        update: { status: 'VOIDED', voidedAt: new Date() },
+      });
+      await appendEvent(tx, orderId, `${orderId}:label-voided:${label.labelId}`, 'LabelVoided', {
+        carrier: label.carrier,
+        labelId: label.labelId,
+      });
+    });
+  }
+
   return {
     /**
      * Book a label with one carrier. Every attempt, failed or not, is recorded. An order never
      * holds two active labels: an existing one is returned (and a partial unique index enforces it).
+     * That includes a label a carrier booked whose answer never reached us (every attempt of an earlier
+     * carrier or round lost its answer): it is found by the carrier's lookup by order and adopted, instead of
+     * booking a second one elsewhere.
      */
     async bookCarrier({
       orderId,
@@ -38,43 +88,60 @@ export function createShippingActivities({ db, providers }: ActivityDeps) {
         };
       }
       const order = await db.order.findUniqueOrThrow({ where: { id: orderId }, include: { package: true } });
-      let label;
+      let label: Label;
+      let adopted = false;
       try {
-        label = await providers.carriers[carrier].book({
-          idempotencyKey: idempotencyKeys.label(orderId, carrier, round),
-          orderId,
-          weightGrams: order.package?.weightGrams ?? 500,
-          address: order.shippingAddress as never,
-        });
+        const [orphan, ...others] = await bookedAtCarriers(orderId, [carrier]);
+        if (orphan) {
+          label = {
+            carrier: orphan.carrier,
+            labelId: orphan.labelId,
+            trackingNumber: orphan.trackingNumber,
+            pickupDate: orphan.pickupDate,
+          };
+          // The same key is this very booking, whose earlier attempt lost its answer: not an adoption.
+          adopted = orphan.idempotencyKey !== idempotencyKeys.label(orderId, carrier, round);
+          // Cannot happen while bookings go through here one at a time; never keep more than one anyway.
+          for (const other of others) await voidAndRecord(orderId, other);
+        } else {
+          label = await providers.carriers[carrier].book({
+            idempotencyKey: idempotencyKeys.label(orderId, carrier, round),
+            orderId,
+            weightGrams: order.package?.weightGrams ?? 500,
+            address: order.shippingAddress as never,
+          });
+        }
       } catch (error) {
         await recordAttempt(orderId, carrier, round, 'failed', (error as Error).message);
         throw error;
       }
+      const booked = label;
       await db.$transaction(async (tx) => {
         await lockOrder(tx, orderId);
         await tx.shipment.upsert({
-          where: { carrier_labelId: { carrier, labelId: label.labelId } },
+          where: { carrier_labelId: { carrier: booked.carrier, labelId: booked.labelId } },
           create: {
-            id: `shp-${orderId}-${carrier}-${round}`,
+            id: `shp-${orderId}-${booked.carrier}-${round}`,
             orderId,
-            carrier,
-            labelId: label.labelId,
-            trackingNumber: label.trackingNumber,
-            pickupDate: new Date(label.pickupDate),
+            carrier: booked.carrier,
+            labelId: booked.labelId,
+            trackingNumber: booked.trackingNumber,
+            pickupDate: new Date(booked.pickupDate),
             status: 'BOOKED',
           },
           update: {},
         });
         await appendEvent(tx, orderId, `${orderId}:label:${carrier}:${round}`, 'CarrierBooked', {
-          carrier,
-          labelId: label.labelId,
-          trackingNumber: label.trackingNumber,
-          pickupDate: label.pickupDate,
+          carrier: booked.carrier,
+          labelId: booked.labelId,
+          trackingNumber: booked.trackingNumber,
+          pickupDate: booked.pickupDate,
+          ...(adopted ? { adopted: 'a label booked earlier whose answer was lost' } : {}),
         });
         await setOrderState(tx, orderId, { status: 'RUNNING', step: 'book-carrier' });
       });
-      await recordAttempt(orderId, carrier, round, 'booked');
-      return { ...label, carrier, pickedUp: false };
+      await recordAttempt(orderId, carrier, round, adopted ? `adopted ${booked.carrier} label` : 'booked');
+      return { ...booked, pickedUp: false };
     },
 
     /** The carrier takes the parcel; from here on the order can no longer be cancelled. */
@@ -90,24 +157,38 @@ export function createShippingActivities({ db, providers }: ActivityDeps) {
           pickedUpAt,
         });
       });
+      // A label left at another carrier by a booking whose answer was lost (one the booking's lookup could not
+      // see) is voided now, on a best-effort basis: the parcel is handed over whatever happens to it.
+      try {
+        for (const stray of await bookedAtCarriers(orderId, [])) {
+          if (stray.carrier !== shipment.carrier || stray.labelId !== shipment.labelId)
+            await voidAndRecord(orderId, stray);
+        }
+      } catch (error) {
+        Context.current().log.warn('could not void a stray label after pickup', { orderId, error });
+      }
       return { pickedUpAt };
     },
 
-    /** Compensation: void every label the order still holds. Idempotent. */
+    /**
+     * Compensation: void every label the order still holds - those we recorded, and those the carriers hold for it
+     * although their booking answer never reached us. Idempotent.
+     */
     async voidLabel({ orderId }: { orderId: string }): Promise<{ voided: number }> {
       const booked = await db.shipment.findMany({ where: { orderId, status: 'BOOKED' } });
-      for (const shipment of booked) {
-        await providers.carriers[shipment.carrier as CarrierName].voidLabel(shipment.labelId);
-        await db.$transaction(async (tx) => {
-          await lockOrder(tx, orderId);
-          await tx.shipment.update({ where: { id: shipment.id }, data: { status: 'VOIDED', voidedAt: new Date() } });
-          await appendEvent(tx, orderId, `${orderId}:label-voided:${shipment.labelId}`, 'LabelVoided', {
-            carrier: shipment.carrier,
-            labelId: shipment.labelId,
-          });
+      const labels = new Map<string, Label>();
+      for (const s of booked) {
+        labels.set(`${s.carrier}:${s.labelId}`, {
+          carrier: s.carrier as CarrierName,
+          labelId: s.labelId,
+          trackingNumber: s.trackingNumber,
+          pickupDate: s.pickupDate.toISOString(),
         });
       }
-      return { voided: booked.length };
+      for (const label of await bookedAtCarriers(orderId, CARRIERS))
+        labels.set(`${label.carrier}:${label.labelId}`, label);
+      for (const label of labels.values()) await voidAndRecord(orderId, label);
+      return { voided: labels.size };
     },
   };
 }

@@ -33,6 +33,28 @@ const labelResponse = z.object({ labelId: z.string(), trackingNumber: z.string()
 const voidResponse = z.object({ status: z.literal('VOIDED') });
 const pickupResponse = z.object({ status: z.literal('PICKED_UP'), pickedUpAt: z.string() });
 const notificationResponse = z.object({ id: z.string() });
+const chargeListResponse = z.object({
+  data: z.array(
+    z.object({
+      id: z.string(),
+      amountCents: z.number(),
+      currency: z.string(),
+      status: z.enum(['succeeded', 'declined']),
+      idempotencyKey: z.string(),
+    }),
+  ),
+});
+const labelListResponse = z.object({
+  data: z.array(
+    z.object({
+      labelId: z.string(),
+      trackingNumber: z.string(),
+      pickupDate: z.string(),
+      status: z.enum(['BOOKED', 'VOIDED', 'PICKED_UP']),
+      idempotencyKey: z.string(),
+    }),
+  ),
+});
 
 /** 408 and 429 say "not now", not "never": treat them like 5xx. */
 const isTransient = (status: number): boolean => status >= 500 || status === 408 || status === 429;
@@ -170,6 +192,21 @@ export function createHttpProviders(options: HttpProvidersOptions): Providers {
       });
       return { refundId: refund.id, amountCents: refund.amountCents };
     },
+    async findCharges(orderId) {
+      const list = await call({
+        provider: 'payments',
+        method: 'GET',
+        path: `/payments/charges?${new URLSearchParams({ orderId }).toString()}`,
+        response: chargeListResponse,
+      });
+      return list.data.map((c) => ({
+        chargeId: c.id,
+        amountCents: c.amountCents,
+        currency: c.currency,
+        status: c.status,
+        idempotencyKey: c.idempotencyKey,
+      }));
+    },
   };
 
   const carrier = (name: CarrierName): Carrier => {
@@ -214,6 +251,22 @@ export function createHttpProviders(options: HttpProvidersOptions): Providers {
           refusals: (status) => (status === 409 ? ProviderFailureTypes.LabelVoided : undefined),
         });
         return { pickedUpAt: pickup.pickedUpAt };
+      },
+      async findLabels(orderId) {
+        const list = await call({
+          provider,
+          method: 'GET',
+          path: `/carriers/${name}/labels?${new URLSearchParams({ orderId }).toString()}`,
+          response: labelListResponse,
+        });
+        return list.data.map((l) => ({
+          carrier: name,
+          labelId: l.labelId,
+          trackingNumber: l.trackingNumber,
+          pickupDate: l.pickupDate,
+          status: l.status,
+          idempotencyKey: l.idempotencyKey,
+        }));
       },
     };
   };

@@ -38,10 +38,18 @@ export interface Refund {
   amountCents: number;
 }
 
+/** A charge as the gateway recorded it, found by order (whether or not its answer ever reached us). */
+export interface RecordedCharge extends Charge {
+  status: 'succeeded' | 'declined';
+  idempotencyKey: string;
+}
+
 /** Takes and returns money. */
 export interface PaymentGateway {
   charge(req: ChargeRequest): Promise<Charge>;
   refund(req: RefundRequest): Promise<Refund>;
+  /** Every charge the gateway holds for an order, declines included: the way to find a charge whose answer was lost. */
+  findCharges(orderId: string): Promise<RecordedCharge[]>;
 }
 
 /** The two carriers: orders ship with the primary and fall back to the backup. */
@@ -73,12 +81,20 @@ export interface Label {
   pickupDate: string;
 }
 
+/** A label as the carrier recorded it, found by order (whether or not its booking answer ever reached us). */
+export interface RecordedLabel extends Label {
+  status: 'BOOKED' | 'VOIDED' | 'PICKED_UP';
+  idempotencyKey: string;
+}
+
 /** One shipping carrier. `voidLabel` and `confirmPickup` are idempotent by nature and need no key. */
 export interface Carrier {
   readonly name: CarrierName;
   book(req: LabelRequest): Promise<Label>;
   voidLabel(labelId: string): Promise<void>;
   confirmPickup(labelId: string): Promise<{ pickedUpAt: string }>;
+  /** Every label this carrier holds for an order (the carrier's lookup by order reference). */
+  findLabels(orderId: string): Promise<RecordedLabel[]>;
 }
 
 /** Tell a customer something about their order. */
