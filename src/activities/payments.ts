@@ -20,6 +20,15 @@ export function createPaymentActivities({ db, providers }: ActivityDeps) {
       if (recorded?.status === 'SUCCEEDED' && recorded.providerChargeId) {
         return { chargeId: recorded.providerChargeId, amountCents: recorded.amountCents, currency: recorded.currency };
       }
+      if (recorded?.status === 'REFUNDED') {
+        // A reset run replaying a refunded order: the gateway would hand back the original charge, money that is
+        // already returned. Never ship on it.
+        throw ApplicationFailure.create({
+          type: 'OrderClosed',
+          message: `Order ${orderId} was charged and refunded already`,
+          nonRetryable: true,
+        });
+      }
       const order = await db.order.findUniqueOrThrow({ where: { id: orderId }, include: { lines: true } });
       const amountCents = order.lines.reduce(
         (sum, line) => sum + (line.harvestedQuantity ?? 0) * line.unitPriceCents,
@@ -93,19 +102,55 @@ export function createPaymentActivities({ db, providers }: ActivityDeps) {
       }
     },
 
-    /** Compensation: refund a captured charge in full, key `order:<id>:refund`. Idempotent. */
+    /**
+     * Compensation: refund a captured charge in full, key `order:<id>:refund`. Idempotent.
+     *
+     * Without a recorded payment the gateway is asked before concluding there is nothing to refund: a charge can
+     * succeed there while every answer is lost (retries exhausted, or the order cancelled while an attempt's answer
+     * was in flight), and that money must go back too.
+     */
     async refundOrder({ orderId }: { orderId: string }): Promise<{ refundedCents: number }> {
-      const payment = await db.payment.findUnique({ where: { idempotencyKey: idempotencyKeys.charge(orderId) } });
+      const chargeKey = idempotencyKeys.charge(orderId);
+      let payment = await db.payment.findUnique({ where: { idempotencyKey: chargeKey } });
+      if (payment?.status === 'DECLINED') return { refundedCents: 0 };
       if (!payment || !payment.providerChargeId || (payment.status !== 'SUCCEEDED' && payment.status !== 'REFUNDED')) {
-        return { refundedCents: 0 };
+        const charged = (await providers.payments.findCharges(orderId)).find(
+          (c) => c.idempotencyKey === chargeKey && c.status === 'succeeded',
+        );
+        if (!charged) return { refundedCents: 0 };
+        payment = await db.$transaction(async (tx) => {
+          await lockOrder(tx, orderId);
+          const recorded = await tx.payment.upsert({
+            where: { idempotencyKey: chargeKey },
+            create: {
+              id: `pay-${orderId}`,
+              orderId,
+              idempotencyKey: chargeKey,
+              providerChargeId: charged.chargeId,
+              amountCents: charged.amountCents,
+              currency: charged.currency,
+              status: 'SUCCEEDED',
+            },
+            update: { providerChargeId: charged.chargeId, amountCents: charged.amountCents, status: 'SUCCEEDED' },
+          });
+          await tx.order.update({ where: { id: orderId }, data: { chargedCents: charged.amountCents } });
+          await appendEvent(tx, orderId, `${orderId}:charged`, 'PaymentCaptured', {
+            chargeId: charged.chargeId,
+            amountCents: charged.amountCents,
+            foundAtGateway: true,
+          });
+          return recorded;
+        });
       }
+      const chargeId = payment.providerChargeId;
+      if (!chargeId) return { refundedCents: 0 };
       const idempotencyKey = idempotencyKeys.refund(orderId);
       const existing = await db.refund.findUnique({ where: { idempotencyKey } });
       if (existing) return { refundedCents: existing.amountCents };
       const refund = await providers.payments.refund({
         idempotencyKey,
         orderId,
-        chargeId: payment.providerChargeId,
+        chargeId,
         amountCents: payment.amountCents,
       });
       await db.$transaction(async (tx) => {
