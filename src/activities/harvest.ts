@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { harvestTaskId, type HarvestYield } from '../workflows/definitions';
 import { appendEvent, lockOrder, setOrderState, type ActivityDeps } from './shared';
 
@@ -27,18 +28,32 @@ export function createHarvestActivities({ db }: ActivityDeps) {
     /**
      * Record the crew's yields. The reservation is consumed: what was harvested now travels with
      * the order, and a shortfall never existed as stock, so it is not returned.
+     *
+     * Only an OPEN task takes a report. A COMPLETED one returns what was recorded (a retry, or a reset run
+     * replaying the signal). A closed one (RETURNED: the produce went back to stock; CANCELLED) refuses with the
+     * non-retryable `HarvestClosed`: recording it again would ship, or return to stock a second time, produce the
+     * order no longer holds.
      */
     async recordHarvest({ orderId, yields }: { orderId: string; yields: HarvestYield[] }): Promise<HarvestYield[]> {
       const taskId = harvestTaskId(orderId);
       return db.$transaction(async (tx) => {
         await lockOrder(tx, orderId);
         const lines = await tx.orderLine.findMany({ where: { orderId }, orderBy: { sku: 'asc' } });
+        const task = await tx.harvestTask.findUnique({ where: { id: taskId } });
+        if (task?.status === 'COMPLETED') {
+          return lines.map((line) => ({ sku: line.sku, quantity: line.harvestedQuantity ?? 0 }));
+        }
+        if (task && task.status !== 'OPEN') {
+          throw ApplicationFailure.create({
+            type: 'HarvestClosed',
+            message: `Harvest task ${taskId} is ${task.status}: its produce is no longer with this order`,
+            nonRetryable: true,
+          });
+        }
         const harvested = lines.map((line) => ({
           sku: line.sku,
           quantity: Math.max(0, Math.min(line.quantity, yields.find((y) => y.sku === line.sku)?.quantity ?? 0)),
         }));
-        const task = await tx.harvestTask.findUnique({ where: { id: taskId } });
-        if (task?.status === 'COMPLETED') return harvested;
         await tx.harvestTask.update({
           where: { id: taskId },
           data: { status: 'COMPLETED', yields: harvested, completedAt: new Date() },

@@ -21,6 +21,16 @@ export function createInventoryActivities({ db }: ActivityDeps) {
         });
         const existing = await tx.reservation.findMany({ where: { orderId } });
         if (existing.length === 0) {
+          // A finished order that never reserved (out of stock, cancelled first) does not start reserving when a
+          // reset run replays it: its outcome is recorded, and the stock may now be promised to others.
+          const order = await tx.order.findUniqueOrThrow({ where: { id: orderId }, select: { status: true } });
+          if (['COMPLETED', 'CANCELLED', 'FAILED'].includes(order.status)) {
+            throw ApplicationFailure.create({
+              type: 'OrderClosed',
+              message: `Order ${orderId} is already ${order.status}; nothing is reserved for it any more`,
+              nonRetryable: true,
+            });
+          }
           // Lock products in a fixed order (sku ascending) so two orders never deadlock each other.
           for (const line of lines) {
             const updated = await tx.$executeRaw`
