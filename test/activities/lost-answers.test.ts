@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities, type Activities } from '../../src/activities';
+import { seed } from '../../src/db/seed';
+import { ProviderUnavailableError } from '../../src/providers/errors';
+import { createHttpProviders } from '../../src/providers/http';
+import { SandboxAdmin } from '../../src/providers/sandbox-admin';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
+import { idempotencyKeys, type OrderInput } from '../../src/workflows/definitions';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+
+/**
+ * What the chaos suite (npm run chaos) found, pinned at the activity level: provider effects whose every answer was
+ * lost, and reset runs replaying finished orders. Real PostgreSQL, real sandbox over HTTP, real activities.
+ */
+describe('activities: effects whose answers were lost, and finished orders replayed', () => {
+  let db: TestDatabase;
+  let sandbox: RunningSandbox;
+  let admin: SandboxAdmin;
+  let acts: Activities;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await seed(db.db);
+    sandbox = await startSandbox({ databaseUrl: db.url, host: '127.0.0.1', port: 0 });
+    admin = new SandboxAdmin(sandbox.url);
+    acts = createActivities({ db: db.db, providers: createHttpProviders({ baseUrl: sandbox.url, timeoutMs: 300 }) });
+  }, 120_000);
+  afterAll(async () => {
+    await sandbox?.close();
+    await db?.drop();
+  });
+  afterEach(() => admin.clearFaults());
+
+  function run<K extends keyof Activities>(
+    name: K,
+    args: Parameters<Activities[K]>[0],
+    attempt = 1,
+  ): ReturnType<Activities[K]> {
+    const fn = acts[name] as (a: typeof args) => ReturnType<Activities[K]>;
+    return new MockActivityEnvironment({ attempt }).run(fn, args) as ReturnType<Activities[K]>;
+  }
+
+  function input(lines = [{ sku: 'KAL-LACINATO', quantity: 2 }]): OrderInput {
+    return {
+      orderId: `la-${randomUUID()}`,
+      customerId: 'cust-demo',
+      lines,
+      acceptPartial: false,
+      currency: 'USD',
+      paymentMethod: 'pm_card_visa',
+      shippingAddress: {
+        name: 'Dana Demo',
+        line1: '1 Orchard Lane',
+        city: 'Springfield',
+        postalCode: '12345',
+        country: 'US',
+      },
+      requestHash: 'test',
+      submittedAt: new Date().toISOString(),
+    };
+  }
+
+  async function packedOrder(): Promise<OrderInput> {
+    const order = input();
+    const { orderId } = order;
+    await run('recordOrder', order);
+    await run('reserveInventory', { orderId });
+    await run('createHarvestTask', { orderId, dueBy: new Date(Date.now() + 86_400_000).toISOString() });
+    await run('recordHarvest', { orderId, yields: order.lines });
+    await run('packOrder', { orderId });
+    return order;
+  }
+
+  const stock = () => db.query('select sku, available, reserved from products order by sku');
+
+  it('when a primary booking lost its answer and the order falls back to the backup (or a later round), then the label the primary holds is adopted, not doubled', async () => {
+    const { orderId } = await packedOrder();
+    await run('chargeOrder', { orderId });
+    await admin.setFaults({ primary: { timeoutNext: 1, hangMs: 3_000 } });
+    await expect(run('bookCarrier', { orderId, carrier: 'primary', round: 0 })).rejects.toBeInstanceOf(
+      ProviderUnavailableError,
+    );
+    const [primaryLabel] = await admin.listLabels('primary', orderId);
+    expect(primaryLabel).toMatchObject({ status: 'BOOKED' });
+
+    const shipment = await run('bookCarrier', { orderId, carrier: 'backup', round: 0 });
+    const nextRound = await run('bookCarrier', { orderId, carrier: 'primary', round: 1 });
+
+    const expected = {
+      carrier: 'primary',
+      labelId: primaryLabel!.labelId,
+      trackingNumber: primaryLabel!.trackingNumber,
+      pickupDate: primaryLabel!.pickupDate,
+      pickedUp: false,
+    };
+    expect(shipment).toEqual(expected);
+    expect(nextRound).toEqual(expected);
+    expect(await admin.listLabels('backup', orderId)).toEqual([]);
+    expect(
+      await db.query('select outcome from shipment_attempts where order_id = $1 order by created_at', [orderId]),
+    ).toEqual([{ outcome: 'failed' }, { outcome: 'adopted primary label' }]);
+    await run('confirmPickup', { orderId });
+    expect(await admin.listLabels('primary', orderId)).toEqual([expect.objectContaining({ status: 'PICKED_UP' })]);
+  });
+
+  it('when a booking lost its answer and the order is cancelled, then voidLabel voids the label the carrier holds', async () => {
+    const { orderId } = await packedOrder();
+    await admin.setFaults({ primary: { timeoutNext: 1, hangMs: 3_000 } });
+    await expect(run('bookCarrier', { orderId, carrier: 'primary', round: 0 })).rejects.toBeInstanceOf(
+      ProviderUnavailableError,
+    );
+    expect(await db.query('select * from shipments where order_id = $1', [orderId])).toEqual([]);
+
+    expect(await run('voidLabel', { orderId })).toEqual({ voided: 1 });
+    expect(await run('voidLabel', { orderId })).toEqual({ voided: 0 });
+
+    expect(await admin.listLabels('primary', orderId)).toEqual([expect.objectContaining({ status: 'VOIDED' })]);
+    expect(await db.query('select carrier, status from shipments where order_id = $1', [orderId])).toEqual([
+      { carrier: 'primary', status: 'VOIDED' },
+    ]);
+  });
+
+  it('when a charge succeeded at the gateway but its answer was lost, then refundOrder finds it there and refunds it once', async () => {
+    const { orderId } = await packedOrder();
+    await admin.setFaults({ payments: { timeoutNext: 1, hangMs: 3_000 } });
+    await expect(run('chargeOrder', { orderId })).rejects.toBeInstanceOf(ProviderUnavailableError);
+    expect(await db.query('select * from payments where order_id = $1', [orderId])).toEqual([]);
+    const [charge] = await admin.listCharges(orderId);
+
+    expect(await run('refundOrder', { orderId })).toEqual({ refundedCents: charge!.amountCents });
+    expect(await run('refundOrder', { orderId })).toEqual({ refundedCents: charge!.amountCents });
+
+    expect(await admin.listRefunds(orderId)).toEqual([
+      expect.objectContaining({
+        chargeId: charge!.id,
+        amountCents: charge!.amountCents,
+        idempotencyKey: idempotencyKeys.refund(orderId),
+      }),
+    ]);
+    expect(await db.query('select status, charged_cents, refunded_cents from orders where id = $1', [orderId])).toEqual(
+      [{ status: 'RUNNING', charged_cents: charge!.amountCents, refunded_cents: charge!.amountCents }],
+    );
+  });
+
+  it('when a declined order is replayed after its produce went back to stock, then recordHarvest refuses and stock comes back only once', async () => {
+    const before = await stock();
+    const order = await packedOrder();
+    const { orderId, lines } = order;
+    await run('unpackOrder', { orderId });
+    await run('cancelHarvest', { orderId });
+    await run('releaseReservation', { orderId });
+    await run('markOrder', { orderId, status: 'CANCELLED', eventKey: 'closed', eventType: 'OrderCancelled' });
+    expect(await stock()).toEqual(before);
+
+    // The reset run: the harvest signal is re-applied, the steps run again.
+    await run('recordOrder', order);
+    await run('reserveInventory', { orderId });
+    await expect(run('recordHarvest', { orderId, yields: lines })).rejects.toMatchObject({
+      type: 'HarvestClosed',
+      nonRetryable: true,
+    });
+    await run('unpackOrder', { orderId });
+    await run('cancelHarvest', { orderId });
+    await run('releaseReservation', { orderId });
+
+    expect(await stock()).toEqual(before);
+  });
+
+  it('when an order that never reserved is replayed after it finished, then reserveInventory refuses instead of taking stock', async () => {
+    const before = await stock();
+    const order = input([{ sku: 'STR-ALBION', quantity: 1_000_000 }]);
+    await run('recordOrder', order);
+    await expect(run('reserveInventory', { orderId: order.orderId })).rejects.toMatchObject({ type: 'OutOfStock' });
+    await run('markOrder', {
+      orderId: order.orderId,
+      status: 'CANCELLED',
+      eventKey: 'closed',
+      eventType: 'OrderCancelled',
+    });
+
+    await expect(run('reserveInventory', { orderId: order.orderId })).rejects.toMatchObject({
+      type: 'OrderClosed',
+      nonRetryable: true,
+    });
+    expect(await stock()).toEqual(before);
+    expect(await db.query('select * from reservations where order_id = $1', [order.orderId])).toEqual([]);
+  });
+});
