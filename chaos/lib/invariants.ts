@@ -37,6 +37,8 @@ export interface InvariantReport {
     stock: StockLine[];
     labels: { booked: number; voided: number; pickedUp: number };
     workflowOutcomes: Record<string, number>;
+    /** How often the recovery paths for lost answers and replayed orders ran (each one a would-be violation). */
+    recoveries: Record<string, number>;
   };
 }
 
@@ -398,9 +400,36 @@ export async function checkInvariants(
     );
   }
 
+  const recoveries: Record<string, number> = {};
+  for (const [name, sql] of [
+    [
+      'charges found only at the gateway (every answer lost), then refunded',
+      `SELECT count(*)::int AS n FROM order_events WHERE event_type = 'PaymentCaptured' AND data->>'foundAtGateway' = 'true'`,
+    ],
+    [
+      'labels adopted after their booking answer was lost',
+      `SELECT count(*)::int AS n FROM shipment_attempts WHERE outcome LIKE 'adopted%'`,
+    ],
+    [
+      'labels voided that our records never had (booking answer lost)',
+      `SELECT count(*)::int AS n FROM shipments WHERE position('-lbl_' in id) > 0 AND status = 'VOIDED'`,
+    ],
+    [
+      'cancels refused after pickup (CancelRefused)',
+      `SELECT count(*)::int AS n FROM order_events WHERE event_type = 'CancelRefused'`,
+    ],
+  ] as const) {
+    recoveries[name] = (await q<{ n: number }>(sql))[0]?.n ?? 0;
+  }
+  for (const [label, n] of Object.entries(workflowOutcomes)) {
+    const type = /FAILED:(HarvestClosed|OrderClosed)/.exec(label)?.[1];
+    if (type) recoveries[`reset runs refused by ${type}`] = (recoveries[`reset runs refused by ${type}`] ?? 0) + n;
+  }
+
   return {
     violations,
     summary: {
+      recoveries,
       byStatus,
       checked,
       money: { chargedCents, refundedCents, revenueCents },

@@ -92,6 +92,12 @@ export function renderMarkdown(report: RunReport): string {
   out.push('');
   out.push(table(Object.entries(t.operations).sort()));
   out.push('');
+  out.push('## Recovery paths exercised');
+  out.push('');
+  const recoveries: Record<string, number> = {};
+  for (const s of report.sessions) add(recoveries, s.invariants.recoveries);
+  out.push(table(Object.entries(recoveries).sort()));
+  out.push('');
   out.push('## Sessions');
   out.push('');
   out.push(

@@ -552,11 +552,11 @@ class Session {
    * Kill the worker inside chargeOrder after the gateway committed the charge and before the activity
    * recorded it: the gateway holds its answer back (timeoutNext), and as soon as a succeeded charge shows up
    * in the sandbox for an order without a payment row, the worker running that attempt is SIGKILLed.
-   * Half of the time the customer also cancels that order right then.
+   * Most of the time the customer also cancels that order right then.
    */
   private async killWorkerAfterCharge(): Promise<void> {
     const hangSeed = this.faultRng.int(1, 1_000_000);
-    const cancelToo = this.faultRng.chance(0.5);
+    const cancelToo = this.faultRng.chance(0.6);
     const downMs = this.faultRng.int(500, 3_000);
     await this.stack.admin.setFaults({ payments: { timeoutNext: 3, hangMs: 30_000 }, seed: hangSeed });
     const deadline = Date.now() + 30_000;
@@ -716,7 +716,8 @@ class Session {
     for (const row of rows) {
       const order = this.byOrderId.get(row.id);
       if (!order || order.resets >= 2) continue;
-      const key = `${row.status}:${(row.outcome_reason ?? '').split(/[:(]/)[0]?.slice(0, 40)}`;
+      // Outcome, plus how the order was cancelled: a refused late cancel is re-applied by the reset, for one.
+      const key = `${row.status}:${(row.outcome_reason ?? '').split(/[:(]/)[0]?.slice(0, 40)}:${order.cancel?.mode ?? ''}`;
       groups.set(key, [...(groups.get(key) ?? []), row.id]);
     }
     const keys = this.faultRng.shuffle([...groups.keys()].sort());
