@@ -7,9 +7,10 @@ export function createOrderActivities({ db }: ActivityDeps) {
   return {
     /**
      * The workflow's first step: Temporal is the outbox, so the order row is written here rather
-     * than by the API. Idempotent: a retry or a reset finds the row and leaves it.
+     * than by the API. Idempotent: a retry or a reset finds the row and leaves it. Returns the row's
+     * status, so a reset run of a finished order knows that it is one.
      */
-    async recordOrder(input: OrderInput): Promise<{ totalCents: number }> {
+    async recordOrder(input: OrderInput): Promise<{ totalCents: number; status: OrderStatus }> {
       return db.$transaction(async (tx) => {
         const skus = input.lines.map((line) => line.sku);
         const products = await tx.product.findMany({ where: { sku: { in: skus } } });
@@ -54,7 +55,11 @@ export function createOrderActivities({ db }: ActivityDeps) {
           acceptPartial: input.acceptPartial,
         });
         const lines = await tx.orderLine.findMany({ where: { orderId: input.orderId } });
-        return { totalCents: lines.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0) };
+        const { status } = await tx.order.findUniqueOrThrow({ where: { id: input.orderId }, select: { status: true } });
+        return {
+          totalCents: lines.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0),
+          status: status as OrderStatus,
+        };
       });
     },
 

@@ -23,6 +23,7 @@ import {
   PARKED_TIMEOUT,
   retryCarrierBookingSignal,
   statusQuery,
+  type CancelOrder,
   type CarrierName,
   type HarvestCompleted,
   type OrderInput,
@@ -205,8 +206,14 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
     }
     retryRequest = request;
   });
-  setHandler(cancelOrderSignal, (request) => {
-    const at = new Date().toISOString();
+  // A cancel is decided only once the order's record has been read. A reset run gets every signal of the run it
+  // replaces re-applied at its very start, before any step: a cancel that run refused after the pickup must not
+  // cancel (and notify the customer about) an order that was fulfilled long ago. Histories recorded before this
+  // decided a cancel as soon as it arrived.
+  const cancelAfterRecord = patched('decide-cancel-after-record');
+  let recorded = false;
+  let deferredCancel: (CancelOrder & { at: string }) | undefined;
+  const decideCancel = (request: CancelOrder, at: string) => {
     if (view.cancelRequest?.honoured) return; // cancelling twice is harmless
     if (pickupStarted || view.status === 'COMPLETED' || view.status === 'CANCELLED' || view.status === 'FAILED') {
       view.cancelRequest = { ...request, at, honoured: false };
@@ -216,6 +223,14 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
     view.cancelRequest = { ...request, at, honoured: true };
     note('cancel', 'info', `cancel requested by ${request.requestedBy}: ${request.reason}`);
     scope.cancel();
+  };
+  setHandler(cancelOrderSignal, (request) => {
+    const at = new Date().toISOString();
+    if (cancelAfterRecord && !recorded) {
+      deferredCancel ??= { ...request, at };
+      return;
+    }
+    decideCancel(request, at);
   });
 
   async function bookWithFallback(): Promise<ShipmentView> {
@@ -273,10 +288,20 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
   }
 
   async function fulfil(): Promise<{ chargedCents: number; shipment: ShipmentView }> {
-    await steps.recordOrder.executeWithOptions(
+    const record = await steps.recordOrder.executeWithOptions(
       { ...ACTIVITY_PRESETS.step, summary: 'Record the order in PostgreSQL' },
       [input],
     );
+    if (cancelAfterRecord) {
+      recorded = true;
+      // A reset run of a fulfilled order: its parcel left long ago, so cancels are refused as after a pickup.
+      if (record.status === 'COMPLETED') pickupStarted = true;
+      if (deferredCancel) {
+        decideCancel(deferredCancel, deferredCancel.at);
+        deferredCancel = undefined;
+        if (scope.consideredCancelled) throw new CancelledFailure('Cancelled before any step ran');
+      }
+    }
 
     enter('reserve-inventory');
     undo.push({

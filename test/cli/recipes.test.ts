@@ -208,4 +208,53 @@ describe('README CLI recipes', () => {
     );
     expect(await t.query("select available, reserved from products where sku = 'KAL-LACINATO'")).toEqual([stockBefore]);
   });
+
+  it('when a completed run whose late cancel was refused is reset, then the re-applied cancel is refused again: no cancellation, no notice', async () => {
+    const input = order();
+    const handle = await start(input);
+    await until(handle.workflowId, (v) => v.status === 'AWAITING_HARVEST');
+    // The confirmation's answer is held back, so the cancel lands after the pickup, while the customer is notified.
+    await admin.setFaults({ notifications: { timeoutNext: 1, hangMs: 5_000 } });
+    await handle.signal(harvestCompletedSignal, {
+      taskId: harvestTaskId(input.orderId),
+      yields: input.lines,
+      reportedBy: 'crew:test',
+    });
+    await until(handle.workflowId, (v) => v.step === 'notify');
+    await temporal(
+      'workflow',
+      'signal',
+      '--workflow-id',
+      handle.workflowId,
+      '--name',
+      'cancelOrder',
+      '--input',
+      JSON.stringify({ reason: 'too late', requestedBy: 'ops:alex' }),
+    );
+    const first = await handle.result();
+    expect(first).toMatchObject({ status: 'COMPLETED' });
+    await admin.clearFaults();
+
+    await temporal(
+      'workflow',
+      'reset',
+      '--workflow-id',
+      handle.workflowId,
+      '--type',
+      'FirstWorkflowTask',
+      '--reason',
+      'cli recipe test',
+      '-y',
+    );
+    const second = await server.client.workflow.getHandle(handle.workflowId).result();
+
+    expect(second).toEqual(first);
+    expect(await admin.listNotifications(input.orderId)).toEqual([
+      expect.objectContaining({ idempotencyKey: `order:${input.orderId}:notify:confirmation` }),
+    ]);
+    expect(await admin.listRefunds(input.orderId)).toEqual([]);
+    expect(await t.query('select status from orders where id = $1', [input.orderId])).toEqual([
+      { status: 'COMPLETED' },
+    ]);
+  });
 });
