@@ -13,6 +13,7 @@ interface CallFrame {
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
+  children?: number[];
 }
 interface CpuProfile {
   nodes: ProfileNode[];
@@ -29,6 +30,11 @@ export interface ProfileSummary {
   busySeconds: number;
   /** Share of busy samples (0..1) per bucket: a package, node internals, project code, GC, idle. */
   byPackage: { name: string; share: number; seconds: number }[];
+  /**
+   * The same, with time spent in Node's internals and native code charged to the nearest package or project file
+   * up the stack that called it (so "node internals" spent writing a log line counts for pino).
+   */
+  byCaller: { name: string; share: number; seconds: number }[];
   topSelf: { fn: string; where: string; share: number; seconds: number }[];
 }
 
@@ -61,6 +67,22 @@ export function summarizeProfile(file: string): ProfileSummary {
   let idle = 0;
   for (const [id, us] of selfUs) if (byId.get(id)?.callFrame.functionName === '(idle)') idle += us;
   const total = Math.max(1, sampled - idle);
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const isInternal = (bucket: string) =>
+    bucket === 'node internals' || bucket.startsWith('(native)') || bucket.startsWith('(program');
+  const callerOf = (id: number): string => {
+    const own = bucketOf(byId.get(id)?.callFrame ?? { functionName: '', url: '', lineNumber: 0 });
+    if (!isInternal(own)) return own;
+    for (let up = parent.get(id); up !== undefined; up = parent.get(up)) {
+      const frame = byId.get(up)?.callFrame;
+      if (!frame) break;
+      const bucket = bucketOf(frame);
+      if (!isInternal(bucket) && frame.functionName !== '(root)') return bucket;
+    }
+    return own;
+  };
+  const callers = new Map<string, number>();
   const buckets = new Map<string, number>();
   const functions = new Map<string, { fn: string; where: string; us: number }>();
   for (const [id, us] of selfUs) {
@@ -68,6 +90,8 @@ export function summarizeProfile(file: string): ProfileSummary {
     if (!frame || frame.functionName === '(idle)') continue;
     const bucket = bucketOf(frame);
     buckets.set(bucket, (buckets.get(bucket) ?? 0) + us);
+    const caller = callerOf(id);
+    callers.set(caller, (callers.get(caller) ?? 0) + us);
     const where = frame.url
       ? `${frame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(src|bench)\//, '$1/')}:${frame.lineNumber + 1}`
       : '';
@@ -84,6 +108,10 @@ export function summarizeProfile(file: string): ProfileSummary {
       .map(([name, us]) => ({ name, share: us / total, seconds: us / 1e6 }))
       .sort((a, b) => b.seconds - a.seconds)
       .slice(0, 15),
+    byCaller: [...callers]
+      .map(([name, us]) => ({ name, share: us / total, seconds: us / 1e6 }))
+      .sort((a, b) => b.seconds - a.seconds)
+      .slice(0, 15),
     topSelf: [...functions.values()]
       .map((f) => ({ fn: f.fn, where: f.where, share: f.us / total, seconds: f.us / 1e6 }))
       .sort((a, b) => b.seconds - a.seconds)
@@ -91,7 +119,7 @@ export function summarizeProfile(file: string): ProfileSummary {
   };
 }
 
-/** One summary per process folder (bench/lib/stack.ts): the profile of its busiest thread, i.e. the main thread. */
+/** Every thread's profile, per process folder (bench/lib/stack.ts), busiest first; threads busy under 0.5 s are left out. */
 export function summarizeProfiles(dir: string): ProfileSummary[] {
   if (!fs.existsSync(dir)) return [];
   const out: ProfileSummary[] = [];
@@ -103,8 +131,12 @@ export function summarizeProfiles(dir: string): ProfileSummary[] {
       .filter((f) => f.endsWith('.cpuprofile'))
       .map((f) => summarizeProfile(path.join(folder, f)))
       .sort((a, b) => b.busySeconds - a.busySeconds);
-    const main = summaries[0];
-    if (main) out.push({ ...main, process: `${name} (main thread; ${summaries.length} profiled threads)` });
+    summaries.forEach((summary, i) => {
+      // Profile files are CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile; thread 0 is the main thread.
+      const thread = /\.\d+\.(\d+)\.\d+$/.exec(summary.process)?.[1];
+      const label = thread === '0' ? 'main thread' : `thread ${thread ?? i}`;
+      if (summary.busySeconds >= 0.5 || i === 0) out.push({ ...summary, process: `${name}, ${label}` });
+    });
   }
   return out;
 }

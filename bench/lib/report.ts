@@ -1,4 +1,7 @@
 /** The human side of a bench run: a markdown summary and an SVG chart, both from the results JSON. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../../src/lib/binaries';
 import type { BenchResults, PhaseResult } from '../run';
 import type { LatencySummary } from './stats';
 
@@ -86,12 +89,14 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
         s.throughputRounds.map(f1).join(', '),
         `${f1(s.acceptedP50)} / ${f1(s.acceptedP95)} / ${f1(s.acceptedP99)}`,
         `${f0(s.completedP50)} / ${f0(s.completedP95)} / ${f0(s.completedP99)}`,
+        f1(s.cpuCapacityPerSec),
       ]),
     ),
   );
   out.push('');
   out.push(
-    `- **R1** = ours via client / ceiling B = **${f2(summary.r1)}** (target >= 0.7); against the order-shaped ceiling C: ${f2(summary.r1Shape)}.`,
+    `- **R1** = ours via client / ceiling B = **${f2(summary.r1)}** (target >= 0.7); against the order-shaped ceiling C: ${f2(summary.r1Shape)}. ` +
+      `From CPU cost per workflow instead (less sensitive to other load on the machine): ${f2(summary.r1Cpu)}.`,
   );
   if (Number.isFinite(summary.rStub)) {
     out.push(
@@ -109,7 +114,7 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
   const procs = PROCESS_ORDER.filter((p) => Object.values(summary.systems).some((s) => p in s.cpuMsPerWorkflow));
   out.push(
     table(
-      ['system', ...procs, 'total', 'implied max on this machine'],
+      ['system', ...procs, 'total', 'implied max (all cores, bench client excluded)'],
       Object.entries(summary.systems).map(([system, s]) => {
         const total = procs.reduce((sum, p) => sum + (s.cpuMsPerWorkflow[p] ?? 0), 0);
         const totalNoBench = total - (s.cpuMsPerWorkflow.bench ?? 0);
@@ -117,7 +122,7 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
           SHORT_LABELS[system] ?? system,
           ...procs.map((p) => f2(s.cpuMsPerWorkflow[p])),
           f1(total),
-          `${f0((results.meta.machine.cpus * 1000) / totalNoBench)}/s (without bench client)`,
+          `${f0((results.meta.machine.cpus * 1000) / totalNoBench)}/s`,
         ];
       }),
     ),
@@ -131,25 +136,47 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
 
   const dbPhases = results.phases.filter((p) => p.group === 'throughput' && p.dbPerWorkflow);
   if (dbPhases.length > 0) {
-    out.push('### PostgreSQL work per order (pg_stat_database, database harvest)');
+    out.push('### PostgreSQL work per order (pg_stat_statements, database harvest: worker and API)');
     out.push('');
     out.push(
       table(
-        ['phase', 'transactions', 'rows inserted', 'rows updated', 'rows fetched'],
+        ['phase', 'statements', 'of which BEGIN', 'server exec ms', 'rows'],
         dbPhases.map((p) => [
           p.name,
+          f1(p.dbPerWorkflow?.statements),
           f1(p.dbPerWorkflow?.transactions),
-          f1(p.dbPerWorkflow?.rowsInserted),
-          f1(p.dbPerWorkflow?.rowsUpdated),
-          f1(p.dbPerWorkflow?.rowsFetched),
+          f1(p.dbPerWorkflow?.execMs),
+          f1(p.dbPerWorkflow?.rows),
         ]),
       ),
     );
     out.push('');
-    out.push(
-      'Includes the bench\'s own counting queries (a few per phase); "transactions" counts commits, including single-statement ones.',
-    );
-    out.push('');
+    const clientPhases = dbPhases.filter((p) => p.system === 'oursClient' && p.statements);
+    if (clientPhases.length > 0) {
+      const merged = new Map<string, { calls: number; ms: number }>();
+      for (const p of clientPhases) {
+        for (const st of p.statements ?? []) {
+          const entry = merged.get(st.query) ?? { calls: 0, ms: 0 };
+          entry.calls += st.callsPerWorkflow / clientPhases.length;
+          entry.ms += (st.callsPerWorkflow * st.meanMs) / clientPhases.length;
+          merged.set(st.query, entry);
+        }
+      }
+      const top = [...merged].sort((a, b) => b[1].calls - a[1].calls).slice(0, 25);
+      out.push(`Statements per order, ours via client (mean over ${clientPhases.length} rounds; top ${top.length}):`);
+      out.push('');
+      out.push(
+        table(
+          ['calls/order', 'mean ms', 'statement'],
+          top.map(([query, use]) => [
+            f2(use.calls),
+            f2(use.calls > 0 ? use.ms / use.calls : Number.NaN),
+            `\`${query.length > 150 ? `${query.slice(0, 147)}...` : query}\``,
+          ]),
+        ),
+      );
+      out.push('');
+    }
   }
 
   out.push('## Histories (sampled)');
@@ -201,6 +228,11 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
     const h = results.histories[system];
     if (!h) continue;
     out.push(`### Activity round trips: ${SYSTEM_LABELS[system] ?? system}`);
+    out.push('');
+    out.push(
+      'Server timestamps. Scheduled->Started is the wait for a free poller (about 0 when one is waiting: sync match); ' +
+        'Started->Completed is delivery to the worker, execution and the completion RPC.',
+    );
     out.push('');
     out.push(
       table(
@@ -312,10 +344,22 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
         `### ${profile.process}: ${f1(profile.busySeconds)} s busy of ${f1(profile.sampledSeconds)} s sampled (main thread)`,
       );
       out.push('');
+      const rows = Math.max(profile.byPackage.length, profile.byCaller.length);
       out.push(
         table(
-          ['where', 'share of busy', 'seconds'],
-          profile.byPackage.map((b) => [b.name, `${(b.share * 100).toFixed(1)}%`, f2(b.seconds)]),
+          ['self time in', 'share', 's', 'charged to the calling package', 'share', 's'],
+          Array.from({ length: Math.min(rows, 12) }, (_, i) => {
+            const own = profile.byPackage[i];
+            const caller = profile.byCaller[i];
+            return [
+              own?.name ?? '',
+              own ? `${(own.share * 100).toFixed(1)}%` : '',
+              own ? f2(own.seconds) : '',
+              caller?.name ?? '',
+              caller ? `${(caller.share * 100).toFixed(1)}%` : '',
+              caller ? f2(caller.seconds) : '',
+            ];
+          }),
         ),
       );
       out.push('');
@@ -587,4 +631,28 @@ export function renderSvg(results: BenchResults): string {
 ${panels.join('\n')}
 </svg>
 `;
+}
+
+export const RESULTS_DIR = path.join(PROJECT_ROOT, 'bench', 'results');
+
+/**
+ * Write <base>.json, <base>.md and <base>.svg into bench/results (and the same as latest.* when asked). The
+ * markdown ends with bench/FINDINGS.md, the hand-written analysis and tuning log.
+ */
+export function writeResults(results: BenchResults, base: string, latest: boolean): void {
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const findingsFile = path.join(PROJECT_ROOT, 'bench', 'FINDINGS.md');
+  const findings = fs.existsSync(findingsFile) ? fs.readFileSync(findingsFile, 'utf8') : undefined;
+  const files: Record<string, string> = {
+    json: `${JSON.stringify(results, null, 2)}\n`,
+    md: renderMarkdown(results, { findings, svgFile: `${base}.svg` }),
+    svg: renderSvg(results),
+  };
+  for (const [ext, content] of Object.entries(files)) {
+    fs.writeFileSync(path.join(RESULTS_DIR, `${base}.${ext}`), content);
+    if (latest) {
+      const copy = ext === 'md' ? content.replace(`(${base}.svg)`, '(latest.svg)') : content;
+      fs.writeFileSync(path.join(RESULTS_DIR, `latest.${ext}`), copy);
+    }
+  }
 }

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { Client as PgClient } from 'pg';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { createDb, type Db } from '../../src/db/client';
 import { migrate } from '../../src/db/migrate';
@@ -209,13 +210,22 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
     ? Promise.all([bundleOrders(orderBundle), bundleCeilings(ceilingBundle)])
     : Promise.resolve([]);
 
-  // 1. PostgreSQL, as src/stack.ts starts it.
+  // 1. PostgreSQL, as src/stack.ts starts it, plus pg_stat_statements (one restart) so the bench can count the
+  // statements an order costs.
   const pgLog = fs.createWriteStream(path.join(logDir, 'postgres.log'), { flags: 'a' });
-  const pg = await startPostgres({
+  const pgOptions = {
     dataDir: path.join(dir, 'postgres'),
     port: pgPort,
-    onLog: (line) => pgLog.write(`${line}\n`),
-  });
+    onLog: (line: string) => pgLog.write(`${line}\n`),
+  };
+  const first = await startPostgres(pgOptions);
+  const admin = new PgClient({ connectionString: first.url() });
+  await admin.connect();
+  await admin.query(`ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'`);
+  await admin.query(`ALTER SYSTEM SET pg_stat_statements.max = 10000`);
+  await admin.end();
+  await first.stop();
+  const pg = await startPostgres(pgOptions);
   managed.push({
     name: 'postgres',
     stop: async () => {
@@ -230,6 +240,10 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
   await ensureDatabase(pg.url(), 'sandbox');
   const databaseUrl = pg.url('harvest');
   await migrate(databaseUrl);
+  const harvest = new PgClient({ connectionString: databaseUrl });
+  await harvest.connect();
+  await harvest.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  await harvest.end();
   const db = createDb(databaseUrl, 4);
   managed.push({ name: 'bench-db', stop: () => db.$disconnect(), kill: () => undefined });
   await seed(db);
