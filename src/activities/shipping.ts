@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { ProviderUnavailableError } from '../providers/errors';
 import type { Label, RecordedLabel } from '../providers/types';
 import { idempotencyKeys, type CarrierName, type ShipmentView } from '../workflows/definitions';
 import { appendEvent, lockOrder, setOrderState, type ActivityDeps } from './shared';
@@ -147,7 +148,25 @@ export function createShippingActivities({ db, providers }: ActivityDeps) {
     /** The carrier takes the parcel; from here on the order can no longer be cancelled. */
     async confirmPickup({ orderId }: { orderId: string }): Promise<{ pickedUpAt: string }> {
       const shipment = await db.shipment.findFirstOrThrow({ where: { orderId, status: { not: 'VOIDED' } } });
-      const { pickedUpAt } = await providers.carriers[shipment.carrier as CarrierName].confirmPickup(shipment.labelId);
+      if (shipment.status === 'PICKED_UP') {
+        // Recorded already (a retry, or a reset run of a shipped order): the carrier is not asked again, so an
+        // outage there cannot fail, and compensate, an order whose parcel is long gone.
+        const event = await db.orderEvent.findUnique({ where: { eventId: `${orderId}:picked-up` } });
+        const recorded = (event?.data as { pickedUpAt?: string } | undefined)?.pickedUpAt;
+        return { pickedUpAt: recorded ?? shipment.pickupDate.toISOString() };
+      }
+      const carrier = providers.carriers[shipment.carrier as CarrierName];
+      let pickedUpAt: string;
+      try {
+        ({ pickedUpAt } = await carrier.confirmPickup(shipment.labelId));
+      } catch (error) {
+        if (!(error instanceof ProviderUnavailableError)) throw error;
+        // The pickup may have happened although its answer was lost: the carrier's own record decides, so a carrier
+        // that goes down right after collecting the parcel does not get the shipped order compensated.
+        const label = (await carrier.findLabels(orderId).catch(() => [])).find((l) => l.labelId === shipment.labelId);
+        if (label?.status !== 'PICKED_UP') throw error;
+        pickedUpAt = label.pickedUpAt ?? new Date().toISOString();
+      }
       await db.$transaction(async (tx) => {
         await lockOrder(tx, orderId);
         await tx.shipment.update({ where: { id: shipment.id }, data: { status: 'PICKED_UP' } });

@@ -52,6 +52,7 @@ const labelListResponse = z.object({
       pickupDate: z.string(),
       status: z.enum(['BOOKED', 'VOIDED', 'PICKED_UP']),
       idempotencyKey: z.string(),
+      pickedUpAt: z.string().nullish(),
     }),
   ),
 });
@@ -266,6 +267,7 @@ export function createHttpProviders(options: HttpProvidersOptions): Providers {
           pickupDate: l.pickupDate,
           status: l.status,
           idempotencyKey: l.idempotencyKey,
+          pickedUpAt: l.pickedUpAt ?? null,
         }));
       },
     };

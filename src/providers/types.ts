@@ -85,6 +85,8 @@ export interface Label {
 export interface RecordedLabel extends Label {
   status: 'BOOKED' | 'VOIDED' | 'PICKED_UP';
   idempotencyKey: string;
+  /** ISO 8601 timestamp of the pickup, once the carrier has the parcel. */
+  pickedUpAt: string | null;
 }
 
 /** One shipping carrier. `voidLabel` and `confirmPickup` are idempotent by nature and need no key. */

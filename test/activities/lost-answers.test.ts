@@ -104,6 +104,34 @@ describe('activities: effects whose answers were lost, and finished orders repla
     expect(await admin.listLabels('primary', orderId)).toEqual([expect.objectContaining({ status: 'PICKED_UP' })]);
   });
 
+  it('when the pickup took effect but its answer was lost and the carrier then goes down, then confirmPickup still records the hand-over', async () => {
+    const { orderId } = await packedOrder();
+    await run('chargeOrder', { orderId });
+    await run('bookCarrier', { orderId, carrier: 'primary', round: 0 });
+    await admin.setFaults({ primary: { timeoutNext: 1, hangMs: 3_000 } });
+
+    const { pickedUpAt } = await run('confirmPickup', { orderId });
+
+    const [label] = await admin.listLabels('primary', orderId);
+    expect(label).toMatchObject({ status: 'PICKED_UP', pickedUpAt });
+    expect(await db.query('select status from shipments where order_id = $1', [orderId])).toEqual([
+      { status: 'PICKED_UP' },
+    ]);
+    // Recorded: a retry or a reset run does not ask the carrier again, so its outage changes nothing.
+    await admin.setFaults({ primary: { outage: true } });
+    expect(await run('confirmPickup', { orderId }, 2)).toEqual({ pickedUpAt });
+  });
+
+  it('when the carrier is down before the pickup happened, then confirmPickup fails (and is retried) rather than pretend', async () => {
+    const { orderId } = await packedOrder();
+    await run('chargeOrder', { orderId });
+    await run('bookCarrier', { orderId, carrier: 'primary', round: 0 });
+    await admin.setFaults({ primary: { outage: true } });
+
+    await expect(run('confirmPickup', { orderId })).rejects.toBeInstanceOf(ProviderUnavailableError);
+    expect(await admin.listLabels('primary', orderId)).toEqual([expect.objectContaining({ status: 'BOOKED' })]);
+  });
+
   it('when a booking lost its answer and the order is cancelled, then voidLabel voids the label the carrier holds', async () => {
     const { orderId } = await packedOrder();
     await admin.setFaults({ primary: { timeoutNext: 1, hangMs: 3_000 } });
