@@ -748,7 +748,8 @@ class Session {
         this.note(`reset of ${orderId} failed: ${String(error).split('\n')[0]}`);
       }
     }
-    if (chosen.length > 0) this.note(`reset ${chosen.length} finished run(s) to FirstWorkflowTask`);
+    if (chosen.length > 0)
+      this.note(`reset ${chosen.length} finished run(s) to FirstWorkflowTask: ${chosen.join(', ')}`);
   }
 
   /** Bring back anything the schedule left down (it restarts what it kills, but an action may have failed). */
