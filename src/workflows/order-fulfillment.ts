@@ -188,6 +188,7 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
   let retryRequest: RetryCarrierBooking | undefined;
   let pickupStarted = false;
   const undo: { name: string; run: () => Promise<unknown> }[] = [];
+  const root = CancellationScope.current();
   const scope = new CancellationScope();
 
   setHandler(statusQuery, () => view);
@@ -458,6 +459,17 @@ export async function orderFulfillment(input: OrderInput): Promise<OrderResult> 
           eventType: 'NotificationFailed',
           data: { error: describe(error) },
         });
+      }
+      // A Temporal cancellation request that arrived once the carrier had the parcel is refused like a
+      // cancelOrder signal, and recorded the same way.
+      if (root.consideredCancelled && !view.cancelRequest && patched('record-refused-temporal-cancel')) {
+        view.cancelRequest = {
+          reason: 'Temporal workflow cancellation request',
+          requestedBy: 'temporal',
+          at: new Date().toISOString(),
+          honoured: false,
+        };
+        note('cancel', 'info', 'Temporal cancellation refused: the carrier already has the parcel');
       }
       if (view.cancelRequest && !view.cancelRequest.honoured) {
         await steps.markOrder({

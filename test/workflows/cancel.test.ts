@@ -277,6 +277,39 @@ describe('orderFulfillment: cancellation', () => {
     await expectUndone(orderId, before, false);
   });
 
+  it('when Temporal cancellation is requested after pickup, then it is refused, recorded, and the order COMPLETES', async () => {
+    const input = h.order();
+    const { orderId } = input;
+    const held = gate();
+    const { result, view } = await h.run(
+      input,
+      async (handle) => {
+        await reportHarvest(handle, input);
+        await held.entered;
+        await handle.cancel();
+        held.release();
+        const result = await handle.result();
+        return { result, view: await handle.query(statusQuery) };
+      },
+      {
+        activities: (real) => ({
+          notifyCustomer: async (args) => {
+            if (args.kind === 'confirmation') {
+              held.markEntered();
+              await held.released;
+            }
+            return real.notifyCustomer(args);
+          },
+        }),
+      },
+    );
+    expect(result).toMatchObject({ orderId, status: 'COMPLETED' });
+    expect(view.cancelRequest).toMatchObject({ requestedBy: 'temporal', honoured: false });
+    expect(view.compensations).toEqual([]);
+    expect(await eventTypes(h, orderId)).toContain('CancelRefused');
+    expect(await h.admin.listRefunds(orderId)).toEqual([]);
+  });
+
   it('when the customer cancels after the carrier picked up the parcel, then the cancel is refused, recorded, and the order COMPLETES', async () => {
     const input = h.order();
     const { orderId } = input;
