@@ -48,7 +48,7 @@ export interface TrackedOrder {
 
 const ADDRESS = { name: 'Chaos Customer', line1: '13 Entropy Road', city: 'Springfield', country: 'US' };
 
-export function regularOrder(rng: Prng, seed: number, index: number): TrackedOrder {
+export function regularOrder(rng: Prng, key: string, index: number): TrackedOrder {
   const skus = rng.shuffle([...MAIN_SKUS]).slice(0, rng.int(1, 3));
   const body: OrderBody = {
     lines: skus.map((sku) => ({ sku, quantity: rng.int(1, 4) })),
@@ -63,7 +63,7 @@ export function regularOrder(rng: Prng, seed: number, index: number): TrackedOrd
   };
   const order: TrackedOrder = {
     index,
-    key: `chaos-s${seed}-o${index}`,
+    key,
     body,
     kind: 'regular',
     duplicates: rng.chance(0.12) ? rng.int(2, 3) : 1,
@@ -87,10 +87,10 @@ export function regularOrder(rng: Prng, seed: number, index: number): TrackedOrd
   return order;
 }
 
-export function lastUnitsOrder(rng: Prng, seed: number, index: number): TrackedOrder {
+export function lastUnitsOrder(rng: Prng, key: string, index: number): TrackedOrder {
   return {
     index,
-    key: `chaos-s${seed}-o${index}`,
+    key,
     body: {
       lines: [{ sku: LAST_UNITS_SKU, quantity: rng.chance(0.8) ? 1 : 2 }],
       acceptPartial: rng.chance(0.5),

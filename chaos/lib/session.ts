@@ -199,7 +199,7 @@ class Session {
     await this.afterFinish();
     let afterResetsSec: number | null = null;
     if (this.profile.resetsAfterSettle > 0) {
-      await this.resetFinished(this.profile.resetsAfterSettle, true);
+      await this.resetFinished(this.profile.resetsAfterSettle, true, this.rng.fork('resets after settle'));
       const again = await this.settle(this.profile.settleBoundSec);
       afterResetsSec = again.timeToSettleSec;
       settle.parkedRetried += again.parkedRetried;
@@ -264,7 +264,7 @@ class Session {
       const burst = this.orderRng.chance(0.15) ? this.orderRng.int(2, 4) : 1;
       await sleep(Math.max(0, at - Date.now()));
       for (let b = 0; b < burst && i < orders; b++, i++) {
-        const order = regularOrder(this.orderRng, this.seed, this.nextIndex++);
+        const order = regularOrder(this.orderRng, `chaos-s${this.seed}-o${i}`, this.nextIndex++);
         this.orders.push(order);
         this.submissions.push(this.submit(order));
       }
@@ -335,8 +335,10 @@ class Session {
       for (const task of tasks) {
         if (this.crewHandled.has(task.id)) continue;
         this.crewHandled.add(task.id);
-        const yields = crewYields(this.crewRng, task.lines);
-        const delay = this.crewRng.int(0, 2_500);
+        // One stream per task: what a crew reports does not depend on when the run noticed the task.
+        const rng = this.crewRng.fork(task.id);
+        const yields = crewYields(rng, task.lines);
+        const delay = rng.int(0, 2_500);
         void (async () => {
           await sleep(delay);
           const done = await call(this.stack.apiUrl, 'POST', `/harvest-tasks/${task.id}/complete`, {
@@ -496,38 +498,44 @@ class Session {
     const phases = [...this.faultRng.shuffle(core), ...this.faultRng.shuffle(rest)];
     let phase = 0;
     const slot = (this.profile.driveSec * 1000) / (kinds.length + 1);
+    // Every draw happens here, up front: each action gets its own stream, so what one action does at run time
+    // (a fallback, a retry) never shifts another's choices.
+    const times = kinds.map(
+      (_, i) => this.t0 + (i + 1) * slot + this.faultRng.int(-Math.floor(slot / 3), Math.floor(slot / 3)),
+    );
+    const rngs = kinds.map((kind, i) => this.faultRng.fork(`${i}:${kind}`));
     for (let i = 0; i < kinds.length; i++) {
-      const at = this.t0 + (i + 1) * slot + this.faultRng.int(-Math.floor(slot / 3), Math.floor(slot / 3));
-      await sleep(Math.max(0, at - Date.now()));
+      await sleep(Math.max(0, times[i]! - Date.now()));
+      const rng = rngs[i]!;
       const kind = kinds[i]!;
       try {
         switch (kind) {
           case 'worker-kill':
-            await this.killWorker();
+            await this.killWorker(rng);
             break;
           case 'worker-kill-after-charge':
-            await this.killWorkerAfterCharge();
+            await this.killWorkerAfterCharge(rng);
             break;
           case 'temporal-kill':
-            await this.killTemporal();
+            await this.killTemporal(rng);
             break;
           case 'pg-terminate':
-            await this.terminateConnections();
+            await this.terminateConnections(rng);
             break;
           case 'pg-restart':
-            await this.restartPostgres();
+            await this.restartPostgres(rng);
             break;
           case 'inventory-errors':
-            await this.inventoryErrors();
+            await this.inventoryErrors(rng, i);
             break;
           case 'provider-phase':
-            await this.providerPhase(phases[phase++ % phases.length]!);
+            await this.providerPhase(phases[phase++ % phases.length]!, rng);
             break;
           case 'last-units':
-            await this.lastUnits();
+            await this.lastUnits(rng, i);
             break;
           case 'reset':
-            await this.resetFinished(this.faultRng.int(1, 3), false);
+            await this.resetFinished(rng.int(1, 3), false, rng);
             break;
         }
       } catch (error) {
@@ -535,12 +543,12 @@ class Session {
         await this.ensureUp();
       }
     }
-    await this.providerPhase('calm');
+    await this.providerPhase('calm', this.faultRng.fork('calm'));
   }
 
-  private async killWorker(): Promise<void> {
-    const worker = this.faultRng.pick(this.stack.workers);
-    const downMs = this.faultRng.int(500, 4_000);
+  private async killWorker(rng: Prng): Promise<void> {
+    const worker = rng.pick(this.stack.workers);
+    const downMs = rng.int(500, 4_000);
     this.note(`SIGKILL ${worker.name} (pid ${worker.pid}); restart in ${downMs} ms`);
     await worker.kill('SIGKILL');
     this.count(this.faults, 'worker SIGKILL (random moment)');
@@ -554,10 +562,11 @@ class Session {
    * in the sandbox for an order without a payment row, the worker running that attempt is SIGKILLed.
    * Most of the time the customer also cancels that order right then.
    */
-  private async killWorkerAfterCharge(): Promise<void> {
-    const hangSeed = this.faultRng.int(1, 1_000_000);
-    const cancelToo = this.faultRng.chance(0.6);
-    const downMs = this.faultRng.int(500, 3_000);
+  private async killWorkerAfterCharge(rng: Prng): Promise<void> {
+    const hangSeed = rng.int(1, 1_000_000);
+    const cancelToo = rng.chance(0.6);
+    const downMs = rng.int(500, 3_000);
+    const fallback = rng.pick(this.stack.workers);
     await this.stack.admin.setFaults({ payments: { timeoutNext: 3, hangMs: 30_000 }, seed: hangSeed });
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
@@ -565,7 +574,7 @@ class Session {
       const found = await this.chargedWithoutPaymentRow().catch(() => undefined);
       if (!found) continue;
       const pid = await this.pendingActivityWorkerPid(found, 'chargeOrder');
-      const worker = this.stack.workers.find((w) => w.pid === pid) ?? this.faultRng.pick(this.stack.workers);
+      const worker = this.stack.workers.find((w) => w.pid === pid) ?? fallback;
       this.note(
         `order ${found} charged at the gateway, answer in flight: SIGKILL ${worker.name} (pid ${worker.pid})` +
           (cancelToo ? ' and cancel the order' : ''),
@@ -584,7 +593,7 @@ class Session {
       return;
     }
     this.note('no charge in flight within 30 s: killing a worker at a random moment instead');
-    await this.killWorker();
+    await this.killWorker(rng);
   }
 
   private async chargedWithoutPaymentRow(): Promise<string | undefined> {
@@ -614,8 +623,8 @@ class Session {
     }
   }
 
-  private async killTemporal(): Promise<void> {
-    const downMs = this.faultRng.int(1_000, 5_000);
+  private async killTemporal(rng: Prng): Promise<void> {
+    const downMs = rng.int(1_000, 5_000);
     this.note(
       `SIGKILL temporal dev server (pid ${this.stack.temporal.pid}); restart in ${downMs} ms on the same db file`,
     );
@@ -627,21 +636,21 @@ class Session {
     this.note('temporal back');
   }
 
-  private async terminateConnections(): Promise<void> {
-    const rounds = this.faultRng.int(1, 4);
+  private async terminateConnections(rng: Prng): Promise<void> {
+    const rounds = rng.int(1, 4);
     let total = 0;
     for (let i = 0; i < rounds; i++) {
       total += await this.stack.terminateConnections();
-      await sleep(this.faultRng.int(150, 800));
+      await sleep(rng.int(150, 800));
     }
     this.note(`pg_terminate_backend: ${total} app connections terminated in ${rounds} round(s)`);
     this.count(this.faults, 'postgres: app connections terminated (bursts)');
     this.count(this.faults, 'postgres: backends terminated', total);
   }
 
-  private async restartPostgres(): Promise<void> {
-    const mode = this.faultRng.chance(0.6) ? 'kill' : 'fast';
-    const downMs = this.faultRng.int(500, 4_000);
+  private async restartPostgres(rng: Prng): Promise<void> {
+    const mode = rng.chance(0.6) ? 'kill' : 'fast';
+    const downMs = rng.int(500, 4_000);
     this.note(`PostgreSQL ${mode === 'kill' ? 'SIGKILL (postmaster and backends)' : 'fast stop'}; down ${downMs} ms`);
     await this.stack.killPostgres(mode);
     this.count(this.faults, mode === 'kill' ? 'postgres SIGKILL + restart' : 'postgres fast stop + restart');
@@ -651,11 +660,11 @@ class Session {
   }
 
   /** "Inventory service errors": a burst of orders, then the database connections cut while they reserve. */
-  private async inventoryErrors(): Promise<void> {
-    const n = this.faultRng.int(3, 6);
+  private async inventoryErrors(rng: Prng, action: number): Promise<void> {
+    const n = rng.int(3, 6);
     const burst: TrackedOrder[] = [];
     for (let i = 0; i < n; i++) {
-      const order = regularOrder(this.orderRng, this.seed, this.nextIndex++);
+      const order = regularOrder(rng, `chaos-s${this.seed}-a${action}-${i}`, this.nextIndex++);
       order.kind = 'reservation-burst';
       order.duplicates = 1;
       delete order.cancel;
@@ -665,7 +674,7 @@ class Session {
     }
     let total = 0;
     for (let i = 0; i < 4; i++) {
-      await sleep(this.faultRng.int(100, 400));
+      await sleep(rng.int(100, 400));
       total += await this.stack.terminateConnections();
     }
     this.note(`inventory errors: ${n} orders submitted, ${total} DB connections cut while they reserve`);
@@ -673,8 +682,8 @@ class Session {
     this.count(this.faults, 'postgres: backends terminated', total);
   }
 
-  private async providerPhase(name: string): Promise<void> {
-    const faultSeed = this.faultRng.int(1, 1_000_000);
+  private async providerPhase(name: string, rng: Prng): Promise<void> {
+    const faultSeed = rng.int(1, 1_000_000);
     await this.stack.admin.clearFaults();
     if (name !== 'calm') await this.stack.admin.setFaults({ ...PROVIDER_PHASES[name], seed: faultSeed });
     this.note(`provider faults: ${name}`);
@@ -682,16 +691,16 @@ class Session {
   }
 
   /** Add a few units of a product nobody has, then race twice as many orders for them. */
-  private async lastUnits(): Promise<void> {
-    const units = this.faultRng.int(2, 5);
+  private async lastUnits(rng: Prng, action: number): Promise<void> {
+    const units = rng.int(2, 5);
     const r = await call(this.stack.apiUrl, 'POST', `/admin/products/${LAST_UNITS_SKU}/adjust`, {
       key: KEYS.admin,
       body: { delta: units, reason: 'chaos: last units' },
     });
     if (r.status !== 200) throw new Error(`admin adjust answered ${r.status} ${JSON.stringify(r.json)}`);
-    const n = units * 2 + this.faultRng.int(1, 3);
+    const n = units * 2 + rng.int(1, 3);
     for (let i = 0; i < n; i++) {
-      const order = lastUnitsOrder(this.orderRng, this.seed, this.nextIndex++);
+      const order = lastUnitsOrder(rng, `chaos-s${this.seed}-a${action}-${i}`, this.nextIndex++);
       this.orders.push(order);
       this.submissions.push(this.submit(order));
     }
@@ -700,7 +709,7 @@ class Session {
   }
 
   /** Reset finished runs to their first workflow task with the temporal CLI, varied outcomes first. */
-  private async resetFinished(n: number, afterSettle: boolean): Promise<void> {
+  private async resetFinished(n: number, afterSettle: boolean, rng: Prng): Promise<void> {
     let rows: { id: string; status: string; outcome_reason: string | null }[];
     try {
       rows = (
@@ -720,12 +729,12 @@ class Session {
       const key = `${row.status}:${(row.outcome_reason ?? '').split(/[:(]/)[0]?.slice(0, 40)}:${order.cancel?.mode ?? ''}`;
       groups.set(key, [...(groups.get(key) ?? []), row.id]);
     }
-    const keys = this.faultRng.shuffle([...groups.keys()].sort());
+    const keys = rng.shuffle([...groups.keys()].sort());
     const chosen: string[] = [];
     for (let round = 0; chosen.length < n && round < 50; round++) {
       for (const key of keys) {
         const ids = groups.get(key)!;
-        if (ids.length > 0 && chosen.length < n) chosen.push(ids.splice(this.faultRng.int(0, ids.length - 1), 1)[0]!);
+        if (ids.length > 0 && chosen.length < n) chosen.push(ids.splice(rng.int(0, ids.length - 1), 1)[0]!);
       }
       if (keys.every((k) => groups.get(k)!.length === 0)) break;
     }
@@ -828,7 +837,7 @@ class Session {
         decided.set(row.id, Date.now());
         const handle = this.stack.client.workflow.getHandle(orderWorkflowId(row.id));
         try {
-          if (this.cancelRng.chance(0.25)) {
+          if (this.cancelRng.fork(`${row.id}:${parkedRetried + parkedCancelled}`).chance(0.25)) {
             await handle.signal(cancelOrderSignal, {
               reason: 'chaos: parked, operator cancels',
               requestedBy: 'ops:chaos',
@@ -876,7 +885,10 @@ class Session {
   /** Once everything finished: duplicates of finished orders, a reused key with another body, late cancels. */
   private async afterFinish(): Promise<void> {
     const accepted = this.orders.filter((o) => o.orderId);
-    const sample = this.rng.shuffle([...accepted]).slice(0, Math.max(3, Math.round(accepted.length * 0.1)));
+    const sample = this.rng
+      .fork('after finish')
+      .shuffle([...accepted].sort((a, b) => (a.key < b.key ? -1 : 1)))
+      .slice(0, Math.max(3, Math.round(accepted.length * 0.1)));
     for (const order of sample) {
       const again = await this.post(order, order.body, 30_000);
       this.count(this.operations, 'duplicate submissions (after the order finished)');
