@@ -51,7 +51,7 @@ import {
   type RunRecord,
 } from './lib/load';
 import { ProcessMonitor, peakRss, type UsageByProcess } from './lib/proc';
-import { writeResults } from './lib/report';
+import { RESULTS_DIR, writeResults } from './lib/report';
 import {
   CEILING_TASK_QUEUE,
   ORDER_TASK_QUEUE,
@@ -168,14 +168,14 @@ function parseArgs(argv: string[]): Options {
     phaseSec: num('phase-sec', quick ? 2 : 30),
     settleSec: quick ? 3 : 60,
     // Enough in flight to saturate the dev server (its SQLite store serialises writes) without minutes of queueing.
-    concurrency: num('concurrency', quick ? 6 : 10),
+    concurrency: num('concurrency', quick ? 4 : 10),
     drainSec: quick ? 8 : 120,
     openRates: [10, 25, 50],
-    openSec: quick ? 0.6 : 5,
+    openSec: quick ? 0.4 : 5,
     // Quick mode has no time for a sweep: the rounds are its closed loop.
     closedConcurrency: quick ? [] : [1, 10, 50, 200],
     closedSec: quick ? 2 : 15,
-    probes: quick ? 10 : 100,
+    probes: quick ? 8 : 100,
     messages: quick ? 20 : 300,
     histories: quick ? 6 : 30,
   };
@@ -226,7 +226,10 @@ export interface StatementUse {
 }
 
 export interface ScaleResult {
+  /** Orders parked at once: the scale set plus the probes' and (quick mode) the open-loop bursts' orders. */
   inFlight: number;
+  /** Orders started through the client to reach that number. */
+  scaleSet: number;
   parkSeconds: number;
   parkPerSec: number;
   parkUsage: UsageByProcess;
@@ -240,11 +243,20 @@ export interface ScaleResult {
   queryErrors: number;
   released: number;
   releaseSeconds: number;
+  /** Release paced (at most 200 released orders in progress) rather than one burst. */
+  releasePaced: boolean;
   drainSeconds: number;
   drainPerSec: number;
   drainUsage: UsageByProcess;
   releaseToCompletedMs: LatencySummary;
   notCompleted: number;
+  /** Worker log lines: workflow tasks slower than 5 s, and completions the server refused (task timed out). */
+  workerLog: { parking: WorkerLogCounts; draining: WorkerLogCounts };
+}
+
+export interface WorkerLogCounts {
+  slowWorkflowTasks: number;
+  workflowTasksTimedOut: number;
 }
 
 export interface BenchResults {
@@ -253,6 +265,8 @@ export interface BenchResults {
     mode: 'quick' | 'full';
     tag?: string;
     wallSeconds: number;
+    /** Written at a checkpoint of a run still going (or that died): no whole-run totals. */
+    partial?: boolean;
     git: { commit: string; dirty: boolean };
     machine: { cpus: number; cpuModel: string; memGiB: number; kernel: string; node: string };
     versions: Record<string, string>;
@@ -291,6 +305,8 @@ export interface BenchResults {
   totals: Record<string, { cpuSec: number; peakMemBytes: number; lifetimePeakRssBytes?: number }>;
   targets: { name: string; target: string; measured: string; met: boolean | null }[];
   profiles?: ProfileSummary[];
+  /** Over the whole run (see ScaleResult.workerLog). */
+  workerLog?: WorkerLogCounts;
   notes: string[];
 }
 
@@ -364,10 +380,14 @@ async function main(): Promise<void> {
   const profileDir = options.profile ? path.join(dir, 'profiles') : undefined;
   let failed = false;
 
+  const partialBase = `${timestamp}${options.tag ? `-${options.tag}` : ''}-partial`;
+  /** Full mode: write what has been measured so far, so a run that dies (or is stopped) after hours still tells. */
+  let checkpoint: (label: string) => void = () => undefined;
   const abort = (reason: string) => {
     if (failed) return;
     failed = true;
     console.error(`[bench] aborting: ${reason}`);
+    checkpoint(`aborted: ${reason.split('\n')[0] ?? reason}`);
     void stopAll().finally(() => process.exit(1));
   };
   setUnexpectedExitHandler((name, detail) => abort(`${name} ${detail}`));
@@ -632,6 +652,10 @@ async function main(): Promise<void> {
       }),
     );
 
+  let scale: ScaleResult | undefined;
+  /** The scale test's figures before its drain, for checkpoints. */
+  let scaleProgress: ScaleResult | undefined;
+
   // --- 1. warm-up (JIT, connections, caches): every system at once, not reported ------------
   const allSystems = options.quick
     ? ['ceilingA', 'ceilingB', 'oursClient', 'oursHttp']
@@ -671,6 +695,8 @@ async function main(): Promise<void> {
     histories[system] = combine(await sampleHistories(client, ids, options.histories));
   }
 
+  checkpoint('throughput rounds done');
+
   // --- 4. open loop: fixed request rates over HTTP (quick mode: bursts inside the scale test) ---
   if (!options.skip.has('open') && !options.quick) {
     for (const rate of options.openRates) {
@@ -685,6 +711,8 @@ async function main(): Promise<void> {
       );
     }
   }
+
+  if (!options.quick) checkpoint('open loop done');
 
   // --- 5. closed loop: concurrency sweep over HTTP -------------------------------------------
   if (!options.skip.has('closed')) {
@@ -701,20 +729,42 @@ async function main(): Promise<void> {
     }
   }
 
+  if (!options.quick) checkpoint('closed loop done');
+
   // --- 6. scale: N orders parked at the harvest wait, messages, release --------------------
-  let scale: ScaleResult | undefined;
   let scaleSizing = options.scaleGiven || !options.quick ? 'fixed' : '';
   if (!options.skip.has('scale') && options.scale > 0) {
     if (!scaleSizing) {
-      // Quick mode: about eight seconds of drain at the throughput measured above, between 20 and 500 orders.
+      // Quick mode: about eight seconds of drain at the throughput measured above, between 10 and 500 orders.
       const perSec = median(
         phases.filter((p) => p.group === 'throughput' && p.system === 'oursClient').map((p) => p.throughputPerSec),
       );
-      const sized = Number.isFinite(perSec) && perSec > 0 ? Math.floor(perSec * 8) : 20;
-      options.scale = Math.max(20, Math.min(options.scale, sized));
-      scaleSizing = `quick: 8 s of the measured ${perSec.toFixed(1)} orders/s, clamped to 20..500`;
+      const sized = Number.isFinite(perSec) && perSec > 0 ? Math.floor(perSec * 8) : 10;
+      options.scale = Math.max(10, Math.min(options.scale, sized));
+      scaleSizing = `quick: 8 s of the measured ${perSec.toFixed(1)} orders/s, clamped to 10..500`;
     }
     scale = await scalePhase();
+  }
+
+  /** Count worker log lines that betray an overloaded worker; the returned function gives the count since the mark. */
+  function workerLogCounts(): WorkerLogCounts {
+    const file = path.join(dir, 'logs', 'worker.log');
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    const count = (needle: string) => text.split(needle).length - 1;
+    return {
+      slowWorkflowTasks: count('Workflow task duration exceeded'),
+      workflowTasksTimedOut: count('Task not found when completing'),
+    };
+  }
+  function workerLogMark(): () => WorkerLogCounts {
+    const before = workerLogCounts();
+    return () => {
+      const after = workerLogCounts();
+      return {
+        slowWorkflowTasks: after.slowWorkflowTasks - before.slowWorkflowTasks,
+        workflowTasksTimedOut: after.workflowTasksTimedOut - before.workflowTasksTimedOut,
+      };
+    };
   }
 
   /** Orders among `ids` whose harvest task is open, i.e. parked at the harvest wait. */
@@ -801,37 +851,52 @@ async function main(): Promise<void> {
       }
     }
 
-    say(`scale: parking ${N} orders at the harvest wait`);
+    // Paced: at most PARK_WINDOW orders on their way to the harvest wait at a time, as if the 10,000 had arrived over
+    // time. A burst of 10,000 starts queues 10,000 workflow tasks at once; the worker then takes longer than the
+    // 10 s workflow task timeout on many of them (see FINDINGS.md), which measures a meltdown, not a steady state.
+    const PARK_WINDOW = 200;
+    say(`scale: parking ${N} orders at the harvest wait (at most ${PARK_WINDOW} on their way at a time)`);
+    const parkLog = workerLogMark();
     const parkWindow = monitor.window();
     const t0 = now();
-    const newIds = Array.from({ length: N }, () => `o-${nextId('sc')}`);
+    const prefix = `o-sc-${runTag}-`;
+    const countScaleParked = async () => {
+      const rows = await db.$queryRaw<{ n: bigint }[]>`
+        SELECT count(*) AS n FROM harvest_tasks WHERE status = 'OPEN' AND order_id LIKE ${`${prefix}%`}`;
+      return Number(rows[0]?.n ?? 0);
+    };
+    let started = 0;
     let startErrors = 0;
-    await mapLimit(newIds, 32, async (orderId) => {
-      try {
-        await startOrder(orderId);
-      } catch {
-        startErrors++;
-      }
-    });
-    parked.push(...newIds);
-    const target = parked.length - startErrors;
     let lastLog = Date.now();
-    await waitFor(
-      `${N} orders to park`,
-      async () => {
-        const open = await countParked(parked);
-        if (Date.now() - lastLog > 10_000) {
-          lastLog = Date.now();
-          say(`scale: ${open}/${parked.length} parked`);
-        }
-        return open >= target;
-      },
-      Math.max(120_000, N * 500),
-      // Counting 10,000 IDs four times a second would itself load PostgreSQL.
-      parked.length > 1000 ? 2000 : 250,
-    );
+    const parkDeadline = Date.now() + Math.max(120_000, N * 1000);
+    for (;;) {
+      const open = await countScaleParked();
+      if (Date.now() - lastLog > 10_000) {
+        lastLog = Date.now();
+        say(`scale: ${open}/${N} parked, ${started - open} on their way`);
+      }
+      if (open >= N - startErrors) break;
+      if (Date.now() > parkDeadline) throw new Error(`timed out parking ${N} orders (${open} parked)`);
+      const room = Math.min(PARK_WINDOW - (started - startErrors - open), N - started);
+      if (room >= Math.min(50, N - started) && room > 0) {
+        const batch = Array.from({ length: room }, () => `o-${nextId('sc')}`);
+        started += batch.length;
+        parked.push(...batch);
+        await mapLimit(batch, 32, async (orderId) => {
+          try {
+            await startOrder(orderId);
+          } catch {
+            startErrors++;
+          }
+        });
+      } else {
+        await sleep(250);
+      }
+    }
+    const target = parked.length - startErrors;
     const parkSeconds = (now() - t0) / 1000;
     const parkUsage = parkWindow();
+    const parkWorkerLog = parkLog();
     say(`scale: ${N} parked in ${parkSeconds.toFixed(1)} s (${(N / parkSeconds).toFixed(1)}/s)`);
     await settle(Math.max(options.settleSec, 10) * 1000);
     const memParked = memNow();
@@ -868,23 +933,87 @@ async function main(): Promise<void> {
         queryErrors++;
       }
     }
+    if (!options.quick) {
+      const none = summarize([]);
+      const noUse: UsageByProcess = {};
+      scaleProgress = {
+        inFlight: parked.length,
+        scaleSet: N,
+        parkSeconds,
+        parkPerSec: N / parkSeconds,
+        parkUsage,
+        memIdle,
+        memParked,
+        workerLog: { parking: parkWorkerLog, draining: { slowWorkflowTasks: 0, workflowTasksTimedOut: 0 } },
+        acceptedIdle,
+        acceptedLoaded,
+        signalMs: summarize(signalSamples),
+        queryMs: summarize(querySamples),
+        queryErrors,
+        released: 0,
+        releaseSeconds: Number.NaN,
+        releasePaced: parked.length > 1000,
+        drainSeconds: Number.NaN,
+        drainPerSec: Number.NaN,
+        drainUsage: noUse,
+        releaseToCompletedMs: none,
+        notCompleted: parked.length,
+      };
+      checkpoint(`${parked.length} parked, probes and messages done; releasing (drain figures not in yet)`);
+    }
 
-    say(`scale: releasing ${parked.length} orders (harvestCompleted to every one)`);
+    // Up to 1,000 orders are released in one burst. Beyond that the release is paced like the parking (at most
+    // RELEASE_WINDOW released but not completed), so the drain rate is the steady state with the rest still parked.
+    const RELEASE_WINDOW = 200;
+    const paced = parked.length > 1000;
+    say(
+      `scale: releasing ${parked.length} orders (harvestCompleted to every one${paced ? `, at most ${RELEASE_WINDOW} in progress at a time` : ', all at once'})`,
+    );
     const drainWindow = monitor.window();
+    const drainLog = workerLogMark();
     const releasedAt = new Map<string, number>();
+    const releaseStartWall = new Date(Date.now() - 1000);
+    const countReleasedDone = async () => {
+      const rows = await db.$queryRaw<{ n: bigint }[]>`
+        SELECT count(*) AS n FROM orders WHERE status = 'COMPLETED' AND updated_at >= ${releaseStartWall}`;
+      return Number(rows[0]?.n ?? 0);
+    };
+    const release = (batch: string[]) =>
+      mapLimit(batch, 32, async (orderId) => {
+        releasedAt.set(orderId, Date.now());
+        await client.workflow
+          .getHandle(orderWorkflowId(orderId))
+          .signal(harvestCompletedSignal, harvestReport(orderId));
+      });
     const r0 = now();
-    await mapLimit(parked, 32, async (orderId) => {
-      releasedAt.set(orderId, Date.now());
-      await client.workflow.getHandle(orderWorkflowId(orderId)).signal(harvestCompletedSignal, harvestReport(orderId));
-    });
-    const releaseSeconds = (now() - r0) / 1000;
-    lastLog = Date.now();
     let completed = 0;
+    lastLog = Date.now();
+    if (!paced) {
+      await release(parked);
+    } else {
+      let next = 0;
+      while (next < parked.length) {
+        completed = await countReleasedDone();
+        const room = RELEASE_WINDOW - (next - completed);
+        if (room >= 50) {
+          const batch = parked.slice(next, next + room);
+          next += batch.length;
+          await release(batch);
+        } else {
+          await sleep(250);
+        }
+        if (Date.now() - lastLog > 10_000) {
+          lastLog = Date.now();
+          say(`scale: ${completed}/${parked.length} completed, ${next - completed} in progress`);
+        }
+      }
+    }
+    const releaseSeconds = (now() - r0) / 1000;
     try {
       await waitFor(
         'released orders to complete',
         async () => {
-          completed = await countCompleted(parked);
+          completed = await countReleasedDone();
           if (Date.now() - lastLog > 10_000) {
             lastLog = Date.now();
             say(`scale: ${completed}/${parked.length} completed`);
@@ -892,13 +1021,15 @@ async function main(): Promise<void> {
           return completed >= parked.length;
         },
         Math.max(180_000, parked.length * 1000),
-        parked.length > 1000 ? 2000 : 250,
+        parked.length > 1000 ? 1000 : 250,
       );
     } catch (error) {
       say(`scale: ${(error as Error).message} (${completed}/${parked.length})`);
     }
+    completed = await countCompleted(parked);
     const drainSeconds = (now() - r0) / 1000;
     const drainUsage = drainWindow();
+    const drainWorkerLog = drainLog();
     const rows = await db.$queryRaw<
       { id: string; updated_at: Date }[]
     >`SELECT id, updated_at FROM orders WHERE status = 'COMPLETED' AND id = ANY(${parked})`;
@@ -906,11 +1037,13 @@ async function main(): Promise<void> {
     say(`scale: ${completed} completed in ${drainSeconds.toFixed(1)} s (${(completed / drainSeconds).toFixed(1)}/s)`);
     return {
       inFlight: parked.length,
+      scaleSet: N,
       parkSeconds,
       parkPerSec: N / parkSeconds,
       parkUsage,
       memIdle,
       memParked,
+      workerLog: { parking: parkWorkerLog, draining: drainWorkerLog },
       acceptedIdle,
       acceptedLoaded,
       signalMs: summarize(signalSamples),
@@ -918,6 +1051,7 @@ async function main(): Promise<void> {
       queryErrors,
       released: parked.length,
       releaseSeconds,
+      releasePaced: paced,
       drainSeconds,
       drainPerSec: completed / drainSeconds,
       drainUsage,
@@ -938,86 +1072,171 @@ async function main(): Promise<void> {
     bench: peakRss(process.pid),
   };
 
-  const summarySystems: BenchResults['summary']['systems'] = {};
-  for (const system of systemOrder) {
-    const rounds = phases.filter((p) => p.group === 'throughput' && p.system === system);
-    if (rounds.length === 0) continue;
-    const med = (pick: (p: PhaseResult) => number) => median(rounds.map(pick));
-    const cpu: Record<string, number> = {};
-    for (const name of monitor.names()) cpu[name] = med((p) => p.cpuMsPerWorkflow[name] ?? Number.NaN);
-    const cpuTotal = Object.entries(cpu)
-      .filter(([name]) => name !== 'bench')
-      .reduce((sum, [, ms]) => sum + (Number.isFinite(ms) ? ms : 0), 0);
-    summarySystems[system] = {
-      cpuCapacityPerSec: cpuTotal > 0 ? (os.cpus().length * 1000) / cpuTotal : Number.NaN,
-      throughputMedian: med((p) => p.throughputPerSec),
-      throughputRounds: rounds.map((p) => p.throughputPerSec),
-      acceptedP50: med((p) => p.latency.accepted?.p50 ?? Number.NaN),
-      acceptedP95: med((p) => p.latency.accepted?.p95 ?? Number.NaN),
-      acceptedP99: med((p) => p.latency.accepted?.p99 ?? Number.NaN),
-      completedP50: med((p) => p.latency.completed?.p50 ?? Number.NaN),
-      completedP95: med((p) => p.latency.completed?.p95 ?? Number.NaN),
-      completedP99: med((p) => p.latency.completed?.p99 ?? Number.NaN),
-      cpuMsPerWorkflow: cpu,
-    };
-  }
-  const tp = (system: string) => summarySystems[system]?.throughputMedian ?? Number.NaN;
-  const summary: BenchResults['summary'] = {
-    systems: summarySystems,
-    r1: ratio(tp('oursClient'), tp('ceilingB')),
-    r1Cpu: ratio(
-      summarySystems.oursClient?.cpuCapacityPerSec ?? Number.NaN,
-      summarySystems.ceilingB?.cpuCapacityPerSec ?? Number.NaN,
-    ),
-    r1Shape: ratio(tp('oursClient'), tp('ceilingC')),
-    rStub: ratio(tp('oursClient'), tp('ceilingO')),
-    r2: ratio(tp('oursHttp'), tp('oursClient')),
-    latencyRatioP50: ratio(
-      summarySystems.oursClient?.completedP50 ?? Number.NaN,
-      summarySystems.ceilingB?.completedP50 ?? Number.NaN,
-    ),
-    latencyRatioP99: ratio(
-      summarySystems.oursClient?.completedP99 ?? Number.NaN,
-      summarySystems.ceilingB?.completedP99 ?? Number.NaN,
-    ),
+  checkpoint = (label: string) => {
+    if (options.quick) return;
+    try {
+      const partial = buildResults();
+      partial.notes.push(`partial results, written ${new Date().toISOString()}: ${label}`);
+      writeResults(partial, partialBase, false);
+      say(`checkpoint: bench/results/${partialBase}.{json,md,svg} (${label})`);
+    } catch (error) {
+      console.error('[bench] could not write partial results:', error);
+    }
   };
 
-  const open50 = phases.find((p) => p.group === 'open-loop' && p.ratePerSec === 50);
-  const gib = 1024 ** 3;
-  const targets: BenchResults['targets'] = [
-    {
-      name: 'R1 = ours via client / ceiling B throughput',
-      target: '>= 0.7',
-      measured: Number.isFinite(summary.r1)
-        ? `${summary.r1.toFixed(2)} (from CPU cost: ${summary.r1Cpu.toFixed(2)})`
-        : 'n/a',
-      met: Number.isFinite(summary.r1) ? summary.r1 >= 0.7 : null,
-    },
-    {
-      name: 'POST /orders p99 at 50 req/s',
-      target: '<= 50 ms',
-      measured: open50?.latency.accepted ? `${open50.latency.accepted.p99.toFixed(1)} ms` : 'not run',
-      met: open50?.latency.accepted ? open50.latency.accepted.p99 <= 50 : null,
-    },
-    {
-      name: `worker RSS with ${scale?.inFlight ?? options.scale} orders in flight`,
-      target: '<= 1.5 GiB (at 10,000)',
-      measured: scale
-        ? `${((scale.memParked.worker ?? 0) / gib).toFixed(2)} GiB parked, ${((scale.drainUsage.worker?.peakMemBytes ?? 0) / gib).toFixed(2)} GiB peak while draining`
-        : 'not run',
-      met: scale
-        ? Math.max(scale.memParked.worker ?? 0, scale.drainUsage.worker?.peakMemBytes ?? 0) <= 1.5 * gib
-        : null,
-    },
-    {
-      name: `202 latency with ${scale?.inFlight ?? options.scale} in flight vs idle (p50, p99)`,
-      target: '<= 1.2x',
-      measured: scale
-        ? `${ratio(scale.acceptedLoaded.p50, scale.acceptedIdle.p50).toFixed(2)}x, ${ratio(scale.acceptedLoaded.p99, scale.acceptedIdle.p99).toFixed(2)}x`
-        : 'not run',
-      met: scale ? ratio(scale.acceptedLoaded.p50, scale.acceptedIdle.p50) <= 1.2 : null,
-    },
-  ];
+  /** Everything measured so far as results; `final` adds the whole-run totals and profiles. */
+  function buildResults(final?: {
+    wholeUsage: UsageByProcess;
+    lifetimePeaks: Record<string, number | undefined>;
+    profiles?: ProfileSummary[];
+  }): BenchResults {
+    const summarySystems: BenchResults['summary']['systems'] = {};
+    for (const system of systemOrder) {
+      const rounds = phases.filter((p) => p.group === 'throughput' && p.system === system);
+      if (rounds.length === 0) continue;
+      const med = (pick: (p: PhaseResult) => number) => median(rounds.map(pick));
+      const cpu: Record<string, number> = {};
+      for (const name of monitor.names()) cpu[name] = med((p) => p.cpuMsPerWorkflow[name] ?? Number.NaN);
+      const cpuTotal = Object.entries(cpu)
+        .filter(([name]) => name !== 'bench')
+        .reduce((sum, [, ms]) => sum + (Number.isFinite(ms) ? ms : 0), 0);
+      summarySystems[system] = {
+        cpuCapacityPerSec: cpuTotal > 0 ? (os.cpus().length * 1000) / cpuTotal : Number.NaN,
+        throughputMedian: med((p) => p.throughputPerSec),
+        throughputRounds: rounds.map((p) => p.throughputPerSec),
+        acceptedP50: med((p) => p.latency.accepted?.p50 ?? Number.NaN),
+        acceptedP95: med((p) => p.latency.accepted?.p95 ?? Number.NaN),
+        acceptedP99: med((p) => p.latency.accepted?.p99 ?? Number.NaN),
+        completedP50: med((p) => p.latency.completed?.p50 ?? Number.NaN),
+        completedP95: med((p) => p.latency.completed?.p95 ?? Number.NaN),
+        completedP99: med((p) => p.latency.completed?.p99 ?? Number.NaN),
+        cpuMsPerWorkflow: cpu,
+      };
+    }
+    const tp = (system: string) => summarySystems[system]?.throughputMedian ?? Number.NaN;
+    const summary: BenchResults['summary'] = {
+      systems: summarySystems,
+      r1: ratio(tp('oursClient'), tp('ceilingB')),
+      r1Cpu: ratio(
+        summarySystems.oursClient?.cpuCapacityPerSec ?? Number.NaN,
+        summarySystems.ceilingB?.cpuCapacityPerSec ?? Number.NaN,
+      ),
+      r1Shape: ratio(tp('oursClient'), tp('ceilingC')),
+      rStub: ratio(tp('oursClient'), tp('ceilingO')),
+      r2: ratio(tp('oursHttp'), tp('oursClient')),
+      latencyRatioP50: ratio(
+        summarySystems.oursClient?.completedP50 ?? Number.NaN,
+        summarySystems.ceilingB?.completedP50 ?? Number.NaN,
+      ),
+      latencyRatioP99: ratio(
+        summarySystems.oursClient?.completedP99 ?? Number.NaN,
+        summarySystems.ceilingB?.completedP99 ?? Number.NaN,
+      ),
+    };
+
+    const open50 = phases.find((p) => p.group === 'open-loop' && p.ratePerSec === 50);
+    const gib = 1024 ** 3;
+    const targets: BenchResults['targets'] = [
+      {
+        name: 'R1 = ours via client / ceiling B throughput',
+        target: '>= 0.7',
+        measured: Number.isFinite(summary.r1)
+          ? `${summary.r1.toFixed(2)} (from CPU cost: ${summary.r1Cpu.toFixed(2)})`
+          : 'n/a',
+        met: Number.isFinite(summary.r1) ? summary.r1 >= 0.7 : null,
+      },
+      {
+        name: 'POST /orders p99 at 50 req/s',
+        target: '<= 50 ms',
+        measured: open50?.latency.accepted ? `${open50.latency.accepted.p99.toFixed(1)} ms` : 'not run',
+        met: open50?.latency.accepted ? open50.latency.accepted.p99 <= 50 : null,
+      },
+      {
+        name: `worker RSS with ${scale?.inFlight ?? options.scale} orders in flight`,
+        target: '<= 1.5 GiB (at 10,000)',
+        measured: scale
+          ? `${((scale.memParked.worker ?? 0) / gib).toFixed(2)} GiB parked, ${((scale.drainUsage.worker?.peakMemBytes ?? 0) / gib).toFixed(2)} GiB peak while draining`
+          : 'not run',
+        met: scale
+          ? Math.max(scale.memParked.worker ?? 0, scale.drainUsage.worker?.peakMemBytes ?? 0) <= 1.5 * gib
+          : null,
+      },
+      {
+        name: `202 latency with ${scale?.inFlight ?? options.scale} in flight vs idle (p50, p99)`,
+        target: '<= 1.2x',
+        measured: scale
+          ? `${ratio(scale.acceptedLoaded.p50, scale.acceptedIdle.p50).toFixed(2)}x, ${ratio(scale.acceptedLoaded.p99, scale.acceptedIdle.p99).toFixed(2)}x`
+          : 'not run',
+        met: scale ? ratio(scale.acceptedLoaded.p50, scale.acceptedIdle.p50) <= 1.2 : null,
+      },
+    ];
+    const totals: BenchResults['totals'] = {};
+    for (const [name, u] of Object.entries(final?.wholeUsage ?? {})) {
+      totals[name] = {
+        cpuSec: u.cpuSec,
+        peakMemBytes: u.peakMemBytes,
+        lifetimePeakRssBytes: final?.lifetimePeaks[name],
+      };
+    }
+    const heapMiB = v8.getHeapStatistics().heap_size_limit / 1024 / 1024;
+    const results: BenchResults = {
+      meta: {
+        timestamp,
+        mode: options.quick ? 'quick' : 'full',
+        tag: options.tag,
+        wallSeconds: (Date.now() - started) / 1000,
+        partial: final === undefined,
+        git: gitInfo(),
+        machine: {
+          cpus: os.cpus().length,
+          cpuModel: os.cpus()[0]?.model ?? 'unknown',
+          memGiB: os.totalmem() / gib,
+          kernel: os.release(),
+          node: process.version,
+        },
+        versions: { 'temporal CLI': stack.versions.temporal, postgres: stack.versions.postgres, ...packageVersions() },
+        config: {
+          rounds: options.rounds,
+          phaseSeconds: options.phaseSec,
+          drainTimeoutSeconds: options.drainSec,
+          concurrency: options.concurrency,
+          openRates: options.openRates,
+          openSeconds: options.openSec,
+          closedConcurrency: options.closedConcurrency,
+          closedSeconds: options.closedSec,
+          scale: options.scale,
+          scaleSizing,
+          probes: options.probes,
+          messages: options.messages,
+          historiesSampled: options.histories,
+          DATABASE_POOL_SIZE: options.poolSize,
+          workerEntry: options.workerOptions ? 'bench/order-worker.ts' : 'src/worker.ts',
+          workerOptions: options.workerOptions ?? 'SDK defaults (as src/worker.ts)',
+          defaultMaxCachedWorkflows: Math.max(Math.floor((Math.max(heapMiB - 200, 0) * 600) / 1024), 10),
+          prebuiltWorkflowBundles: options.prebuilt,
+          sandbox: 'zero latency, no faults',
+          orderLines: LINES,
+          temporal: `temporal server start-dev ${options.temporalInMemory ? '(IN MEMORY, experiment)' : '--db-filename <tmp>/temporal.db (SQLite)'}, Web UI on${
+            options.sqlitePragmas.length
+              ? `, --sqlite-pragma ${options.sqlitePragmas.join(' --sqlite-pragma ')}`
+              : ', default SQLite pragmas (as npm start)'
+          }`,
+          skipped: [...options.skip],
+          profile: options.profile,
+        },
+      },
+      phases,
+      summary,
+      histories,
+      scale: scale ?? scaleProgress,
+      totals,
+      targets,
+      profiles: final?.profiles,
+      workerLog: workerLogCounts(),
+      notes: [],
+    };
+    return results;
+  }
 
   // --- 8. stop (profiles are written when worker and API exit) ----------------------------
   say('stopping the stack');
@@ -1026,68 +1245,12 @@ async function main(): Promise<void> {
   closeHttpAgent();
   const profiles = profileDir ? summarizeProfiles(profileDir) : undefined;
 
-  const totals: BenchResults['totals'] = {};
-  for (const [name, u] of Object.entries(wholeUsage)) {
-    totals[name] = { cpuSec: u.cpuSec, peakMemBytes: u.peakMemBytes, lifetimePeakRssBytes: lifetimePeaks[name] };
-  }
-  const heapMiB = v8.getHeapStatistics().heap_size_limit / 1024 / 1024;
-  const results: BenchResults = {
-    meta: {
-      timestamp,
-      mode: options.quick ? 'quick' : 'full',
-      tag: options.tag,
-      wallSeconds: (Date.now() - started) / 1000,
-      git: gitInfo(),
-      machine: {
-        cpus: os.cpus().length,
-        cpuModel: os.cpus()[0]?.model ?? 'unknown',
-        memGiB: os.totalmem() / gib,
-        kernel: os.release(),
-        node: process.version,
-      },
-      versions: { 'temporal CLI': stack.versions.temporal, postgres: stack.versions.postgres, ...packageVersions() },
-      config: {
-        rounds: options.rounds,
-        phaseSeconds: options.phaseSec,
-        drainTimeoutSeconds: options.drainSec,
-        concurrency: options.concurrency,
-        openRates: options.openRates,
-        openSeconds: options.openSec,
-        closedConcurrency: options.closedConcurrency,
-        closedSeconds: options.closedSec,
-        scale: options.scale,
-        scaleSizing,
-        probes: options.probes,
-        messages: options.messages,
-        historiesSampled: options.histories,
-        DATABASE_POOL_SIZE: options.poolSize,
-        workerEntry: options.workerOptions ? 'bench/order-worker.ts' : 'src/worker.ts',
-        workerOptions: options.workerOptions ?? 'SDK defaults (as src/worker.ts)',
-        defaultMaxCachedWorkflows: Math.max(Math.floor((Math.max(heapMiB - 200, 0) * 600) / 1024), 10),
-        prebuiltWorkflowBundles: options.prebuilt,
-        sandbox: 'zero latency, no faults',
-        orderLines: LINES,
-        temporal: `temporal server start-dev ${options.temporalInMemory ? '(IN MEMORY, experiment)' : '--db-filename <tmp>/temporal.db (SQLite)'}, Web UI on${
-          options.sqlitePragmas.length
-            ? `, --sqlite-pragma ${options.sqlitePragmas.join(' --sqlite-pragma ')}`
-            : ', default SQLite pragmas (as npm start)'
-        }`,
-        skipped: [...options.skip],
-        profile: options.profile,
-      },
-    },
-    phases,
-    summary,
-    histories,
-    scale,
-    totals,
-    targets,
-    profiles,
-    notes: [],
-  };
+  const results = buildResults({ wholeUsage, lifetimePeaks, profiles });
+  const { summary, targets } = results;
 
   const base = options.tag ? `${timestamp}-${options.tag}` : timestamp;
   writeResults(results, base, !options.tag);
+  for (const ext of ['json', 'md', 'svg']) fs.rmSync(path.join(RESULTS_DIR, `${partialBase}.${ext}`), { force: true });
   if (options.keepTemp) say(`kept ${dir}`);
   else fs.rmSync(dir, { recursive: true, force: true });
   say(`done in ${results.meta.wallSeconds.toFixed(0)} s: bench/results/${base}.{json,md,svg}`);

@@ -40,6 +40,10 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
   const out: string[] = [];
   out.push(`# Benchmark ${meta.timestamp} (${meta.mode}${meta.tag ? `, ${meta.tag}` : ''})`);
   out.push('');
+  for (const note of results.notes ?? []) {
+    out.push(`> ${note}`);
+    out.push('');
+  }
   out.push(
     `Commit \`${meta.git.commit}\`${meta.git.dirty ? ' (with uncommitted changes in src/)' : ''}; ` +
       `${meta.machine.cpus} x ${meta.machine.cpuModel}, ${meta.machine.memGiB.toFixed(1)} GiB, Linux ${meta.machine.kernel}, ` +
@@ -278,7 +282,7 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
     out.push(`## Scale: ${scale.inFlight} orders parked at the harvest wait`);
     out.push('');
     out.push(
-      `- Parked ${scale.inFlight} orders (3 activities each, started through the client) in ${f1(scale.parkSeconds)} s: ${f1(scale.parkPerSec)}/s.`,
+      `- ${scale.inFlight} orders parked at the harvest wait at once. The scale set of ${scale.scaleSet} (started through the client, at most 200 on their way at a time; 3 activities each) parked in ${f1(scale.parkSeconds)} s: ${f1(scale.parkPerSec)}/s; the rest are the probes' and bursts' orders.`,
     );
     out.push(
       `- POST /orders 202 latency (sequential probes) p50/p95/p99: idle ${lat(scale.acceptedIdle)} ms; with all parked ${lat(scale.acceptedLoaded)} ms ` +
@@ -289,11 +293,19 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
         `${scale.queryErrors ? ` (${scale.queryErrors} errors or unexpected states)` : ''}; queries of workflows evicted from the worker cache include a replay.`,
     );
     out.push(
-      `- Released all ${scale.released} (signals sent in ${f1(scale.releaseSeconds)} s); drained in ${f1(scale.drainSeconds)} s: **${f1(scale.drainPerSec)} orders/s**; ` +
+      `- Released all ${scale.released} (${scale.releasePaced ? 'paced: at most 200 released orders in progress at a time; ' : 'in one burst; '}signals sent over ${f1(scale.releaseSeconds)} s); drained in ${f1(scale.drainSeconds)} s: **${f1(scale.drainPerSec)} orders/s**; ` +
         `release-to-completed p50/p95/p99 ${f0(scale.releaseToCompletedMs.p50)} / ${f0(scale.releaseToCompletedMs.p95)} / ${f0(scale.releaseToCompletedMs.p99)} ms` +
         `${scale.notCompleted ? `; **${scale.notCompleted} did not complete in time**` : ''}.`,
     );
     out.push('');
+    if (scale.workerLog) {
+      const { parking, draining } = scale.workerLog;
+      out.push(
+        `- Worker overload signs (worker log): workflow tasks slower than 5 s: ${parking.slowWorkflowTasks} while parking, ${draining.slowWorkflowTasks} while draining; ` +
+          `workflow tasks that timed out (completion refused by the server, work redone): ${parking.workflowTasksTimedOut} / ${draining.workflowTasksTimedOut}.`,
+      );
+      out.push('');
+    }
     out.push(
       table(
         [
@@ -335,6 +347,14 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
     ),
   );
   out.push('');
+
+  if (results.workerLog) {
+    out.push(
+      `Worker log over the whole run: ${results.workerLog.slowWorkflowTasks} workflow tasks slower than 5 s, ` +
+        `${results.workerLog.workflowTasksTimedOut} timed out before the worker completed them.`,
+    );
+    out.push('');
+  }
 
   if (results.profiles && results.profiles.length > 0) {
     out.push('## CPU profiles (--cpu-prof)');
@@ -627,7 +647,7 @@ export function renderSvg(results: BenchResults): string {
 <svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">
 <rect width="${W}" height="${H}" fill="white"/>
 <text x="10" y="24" font-size="17" font-weight="bold">harvest-to-door benchmark</text>
-<text x="230" y="24" font-size="12">${esc(subtitle)}</text>
+<text x="10" y="38" font-size="12">${esc(subtitle)}</text>
 ${panels.join('\n')}
 </svg>
 `;
