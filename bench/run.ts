@@ -28,6 +28,7 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import type { WorkflowHandle } from '@temporalio/client';
 import { PROJECT_ROOT } from '../src/lib/binaries';
+import { orderStartOptions } from '../src/lib/order-start';
 import {
   harvestCompletedSignal,
   harvestTaskId,
@@ -35,7 +36,6 @@ import {
   retryCarrierBookingSignal,
   statusQuery,
   type OrderInput,
-  type OrderResult,
 } from '../src/workflows/definitions';
 import { combine, sampleHistories, type HistoryReport } from './lib/history';
 import {
@@ -457,14 +457,7 @@ async function main(): Promise<void> {
 
   /** Start an order as the API does (same options), without HTTP. */
   const startOrder = (orderId: string, taskQueue = ORDER_TASK_QUEUE) =>
-    client.workflow.start<(input: OrderInput) => Promise<OrderResult>>('orderFulfillment', {
-      taskQueue,
-      workflowId: orderWorkflowId(orderId),
-      args: [orderInput(orderId)],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      memo: { requestHash: `bench-${orderId}`, customerId: 'cust-demo' },
-    });
+    client.workflow.start('orderFulfillment', orderStartOptions(orderInput(orderId), taskQueue));
 
   const expectCompleted = async (handle: WorkflowHandle, what: string) => {
     const result = (await withTimeout(handle.result(), OP_TIMEOUT_MS, `${what} result`)) as unknown;

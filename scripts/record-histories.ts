@@ -16,7 +16,8 @@
  *     change is legitimate: run this script and commit the new files with the change.
  *   - Once orders run in production, do NOT re-record to make a failing replay pass. Gate the new
  *     behaviour behind `patched('<change-id>')` (later `deprecatePatch`) so old histories still
- *     replay, keep the old files, and ADD a recording of the new behaviour (a new scenario name).
+ *     replay, move the old files to test/replay/histories/before-<change-id>/ (replayed too, never
+ *     re-recorded) and re-record the new behaviour here (before-lean-history/ is one such set).
  *     Better still, replay real histories exported from the cluster
  *     (`temporal workflow show --workflow-id ... --output json > test/replay/histories/<name>.json`).
  */

@@ -295,20 +295,30 @@ interface CompletedActivity {
   lastFailure?: string;
 }
 
-/** Every ActivityTaskCompleted of a history with its activity type, attempt and worker identity. */
+/**
+ * Every completed activity of a history with its activity type, attempt and worker identity: ActivityTaskCompleted
+ * events, and the markers of local activities (the database steps; their marker carries no worker identity).
+ */
 function completedActivities(events: HistoryEvent[]): CompletedActivity[] {
   const byId = new Map(events.map((e) => [String(e.eventId), e]));
-  return events
-    .filter((e) => e.activityTaskCompletedEventAttributes)
-    .map((e) => {
-      const done = e.activityTaskCompletedEventAttributes!;
-      const scheduled = byId.get(String(done.scheduledEventId))?.activityTaskScheduledEventAttributes;
-      const started = byId.get(String(done.startedEventId))?.activityTaskStartedEventAttributes;
-      return {
+  return events.flatMap((e): CompletedActivity[] => {
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName === 'core_local_activity') {
+      const data = marker.details?.data?.payloads?.[0]?.data;
+      const local = JSON.parse(Buffer.from(data ?? []).toString('utf8')) as { activity_type: string; attempt: number };
+      return marker.failure ? [] : [{ type: local.activity_type, attempt: local.attempt, identity: '' }];
+    }
+    const done = e.activityTaskCompletedEventAttributes;
+    if (!done) return [];
+    const scheduled = byId.get(String(done.scheduledEventId))?.activityTaskScheduledEventAttributes;
+    const started = byId.get(String(done.startedEventId))?.activityTaskStartedEventAttributes;
+    return [
+      {
         type: scheduled?.activityType?.name ?? '?',
         attempt: started?.attempt ?? 0,
         identity: started?.identity ?? '',
         ...(started?.lastFailure ? { lastFailure: started.lastFailure.message ?? '' } : {}),
-      };
-    });
+      },
+    ];
+  });
 }

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {
   bundleWorkflowCode,
@@ -13,10 +14,13 @@ import { workflowBundle } from '../support/workflow-harness';
 import { historyFromJSONValue } from './history-json';
 
 /**
- * Replay: every committed history (test/replay/histories, written by `npm run replay:record`) must
- * replay against the current workflow code without a determinism error. A failure here means a
- * change to src/workflows would break orders already in flight: gate it behind `patched()` rather
- * than re-recording (see the comment at the top of scripts/record-histories.ts).
+ * Replay: every committed history must replay against the current workflow code without a determinism error. A
+ * failure here means a change to src/workflows would break orders already in flight: gate it behind `patched()`
+ * rather than re-recording (see the comment at the top of scripts/record-histories.ts).
+ *
+ * - test/replay/histories/*.json: the current behaviour, written by `npm run replay:record`;
+ * - test/replay/histories/<before-change>/*.json: frozen recordings of runs that took an older path, kept so the
+ *   patched() branches that serve them keep working (before-lean-history: recorded before patched('lean-history')).
  */
 
 try {
@@ -29,53 +33,109 @@ try {
   // A runtime is already installed in this process.
 }
 
-const files = fs
-  .readdirSync(HISTORIES_DIR)
-  .filter((file) => file.endsWith('.json'))
-  .sort();
+const jsonFiles = (dir: string) =>
+  fs
+    .readdirSync(dir)
+    .filter((file) => file.endsWith('.json'))
+    .sort();
+const current = jsonFiles(HISTORIES_DIR);
+const frozen = fs
+  .readdirSync(HISTORIES_DIR, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .flatMap((entry) => jsonFiles(path.join(HISTORIES_DIR, entry.name)).map((file) => path.join(entry.name, file)));
 
 function loadHistory(file: string) {
   return historyFromJSONValue(JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8')));
 }
 
+/**
+ * The current workflow with one deliberate change, generated from src/workflows at test time so it never goes stale:
+ * the reserveInventory step is gone.
+ */
+async function bundleWithoutReserveInventory(): Promise<WorkflowBundleWithSourceMap> {
+  const root = path.resolve(__dirname, '../..');
+  const source = path.join(root, 'src', 'workflows');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'htd-changed-workflow-'));
+  for (const file of fs.readdirSync(source).filter((f) => f.endsWith('.ts'))) {
+    fs.copyFileSync(path.join(source, file), path.join(dir, file));
+  }
+  const file = path.join(dir, 'order-fulfillment.ts');
+  const code = fs.readFileSync(file, 'utf8');
+  const step = /const reserved = await dbSteps\.reserveInventory\.executeWithOptions\([\s\S]*?\n {4}\);\n/;
+  expect(code).toMatch(step);
+  // The harvest window is then computed from no lines; everything else is the real workflow.
+  fs.writeFileSync(
+    file,
+    code.replace(step, 'const reserved: Awaited<ReturnType<Activities["reserveInventory"]>> = [];\n'),
+  );
+  try {
+    return await bundleWorkflowCode({
+      workflowsPath: path.join(dir, 'index.ts'),
+      logger: new DefaultLogger('WARN'),
+      // The copy lives outside the project: resolve the SDK from the project's node_modules.
+      webpackConfigHook: (config) => ({
+        ...config,
+        resolve: { ...config.resolve, modules: [path.join(root, 'node_modules'), 'node_modules'] },
+      }),
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('workflow replay against recorded histories', () => {
-  let current: WorkflowBundleWithSourceMap;
+  let bundle: WorkflowBundleWithSourceMap;
   beforeAll(async () => {
-    current = await workflowBundle();
+    bundle = await workflowBundle();
   }, 60_000);
 
   it('has one committed history per recorded scenario, and no stray ones', () => {
-    expect(files).toEqual(SCENARIOS.map((s) => `${s.name}.json`).sort());
+    expect(current).toEqual(SCENARIOS.map((s) => `${s.name}.json`).sort());
+    expect(frozen.length).toBeGreaterThan(0);
   });
 
-  it.each(files)('replays %s with the current workflow code without a determinism error', async (file) => {
-    const history = loadHistory(file);
-    expect(history.events?.length).toBeGreaterThan(10);
-    await expect(
-      Worker.runReplayHistory({ workflowBundle: current }, history, path.basename(file, '.json')),
-    ).resolves.toBeUndefined();
+  it.each([...current, ...frozen])(
+    'replays %s with the current workflow code without a determinism error',
+    async (file) => {
+      const history = loadHistory(file);
+      expect(history.events?.length).toBeGreaterThan(10);
+      await expect(
+        Worker.runReplayHistory({ workflowBundle: bundle }, history, path.basename(file, '.json')),
+      ).resolves.toBeUndefined();
+    },
+  );
+
+  describe('when the workflow no longer runs reserveInventory', () => {
+    let changed: WorkflowBundleWithSourceMap;
+    beforeAll(async () => {
+      changed = await bundleWithoutReserveInventory();
+    }, 60_000);
+
+    it.each(['happy-path.json', 'before-lean-history/happy-path.json'])(
+      'then replaying %s fails with a DeterminismViolationError at that step',
+      async (file) => {
+        const history = loadHistory(file);
+        const error = await Worker.runReplayHistory({ workflowBundle: changed }, history, 'happy-path').then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(DeterminismViolationError);
+        // It diverged at the deliberate change: the message names reserveInventory (a local activity's marker, or
+        // the activity task of the older path), or the history event that recorded it.
+        const reserveEvent = history.events?.find(
+          (e) =>
+            e.activityTaskScheduledEventAttributes?.activityType?.name === 'reserveInventory' ||
+            (e.markerRecordedEventAttributes?.markerName === 'core_local_activity' &&
+              Buffer.from(e.markerRecordedEventAttributes.details?.data?.payloads?.[0]?.data ?? []).includes(
+                '"reserveInventory"',
+              )),
+        )?.eventId;
+        expect(reserveEvent).toBeDefined();
+        expect((error as Error).message).toMatch(
+          new RegExp(`reserveInventory|HistoryEvent\\(id: ${String(reserveEvent)},`),
+        );
+      },
+      60_000,
+    );
   });
-
-  it('rejects a workflow that no longer runs reserveInventory with a DeterminismViolationError on the happy-path history', async () => {
-    const changed = await bundleWorkflowCode({
-      workflowsPath: require.resolve('./fixtures/changed-workflow'),
-      logger: new DefaultLogger('WARN'),
-    });
-    const history = loadHistory('happy-path.json');
-    const reserveScheduled = history.events?.find(
-      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'reserveInventory',
-    )?.eventId;
-    expect(reserveScheduled).toBeDefined();
-
-    const error = await Worker.runReplayHistory({ workflowBundle: changed }, history, 'happy-path').then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(DeterminismViolationError);
-    // It diverged at the deliberate change: the message names reserveInventory, or the history event
-    // that scheduled it (Core words it either way, depending on the command the code issued instead).
-    expect((error as Error).message).toMatch(
-      new RegExp(`reserveInventory|HistoryEvent\\(id: ${String(reserveScheduled)},`),
-    );
-  }, 60_000);
 });

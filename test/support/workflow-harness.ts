@@ -12,6 +12,7 @@ import {
 import { createActivities, type Activities } from '../../src/activities';
 import { seed } from '../../src/db/seed';
 import { sdkExecutable } from '../../src/lib/binaries';
+import { orderStartOptions } from '../../src/lib/order-start';
 import { createHttpProviders } from '../../src/providers/http';
 import { SandboxAdmin } from '../../src/providers/sandbox-admin';
 import type { Providers } from '../../src/providers/types';
@@ -58,7 +59,11 @@ export interface WorkflowHarness {
   run: <T>(
     input: OrderInput,
     body: (handle: WorkflowHandle<typeof orderFulfillment>) => Promise<T>,
-    options?: { activities?: Partial<Activities> | ((real: Activities) => Partial<Activities>) },
+    options?: {
+      activities?: Partial<Activities> | ((real: Activities) => Partial<Activities>);
+      /** Start with nothing but task queue, ID and input (as `temporal workflow start` would), not as the API does. */
+      bareStart?: boolean;
+    },
   ) => Promise<T>;
   teardown: () => Promise<void>;
 }
@@ -139,11 +144,13 @@ export async function createWorkflowHarness(options: { providerTimeoutMs?: numbe
         activities: { ...real, ...overrides },
       });
       return worker.runUntil(async () => {
-        const handle = await env.client.workflow.start(orderFulfillment, {
-          taskQueue,
-          workflowId: orderWorkflowId(input.orderId),
-          args: [input],
-        });
+        // Started as the API starts it (search attributes included), unless the test asks otherwise.
+        const handle = await env.client.workflow.start(
+          orderFulfillment,
+          runOptions.bareStart
+            ? { taskQueue, workflowId: orderWorkflowId(input.orderId), args: [input] }
+            : orderStartOptions(input, taskQueue),
+        );
         return body(handle);
       });
     },

@@ -15,6 +15,9 @@ describe('orderFulfillment happy path', () => {
     const result = await h.run(input, async (handle) => {
       const waiting = await waitForStatus(handle, (v) => v.status === 'AWAITING_HARVEST');
       expect(waiting.harvest?.taskId).toBe(harvestTaskId(orderId));
+      // Written when the order came to rest at the harvest wait.
+      const parked = (await handle.describe()).typedSearchAttributes;
+      expect([parked.get(ORDER_STATUS), parked.get(ORDER_STEP)]).toEqual(['AWAITING_HARVEST', 'harvest']);
       await handle.signal(harvestCompletedSignal, {
         taskId: harvestTaskId(orderId),
         yields: input.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
@@ -62,5 +65,57 @@ describe('orderFulfillment happy path', () => {
     expect(labels).toHaveLength(1);
     expect(labels[0]?.status).toBe('PICKED_UP');
     expect(await h.admin.listNotifications(orderId)).toHaveLength(1);
+  });
+
+  it('when an order completes, then only the provider calls are activity tasks, the database steps are local activities and the search attributes are written once per rest', async () => {
+    const input = h.order();
+    const events = await h.run(input, async (handle) => {
+      await waitForStatus(handle, (v) => v.status === 'AWAITING_HARVEST');
+      await handle.signal(harvestCompletedSignal, {
+        taskId: harvestTaskId(input.orderId),
+        yields: input.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
+        reportedBy: 'crew:test',
+      });
+      await handle.result();
+      return (await handle.fetchHistory()).events ?? [];
+    });
+
+    const scheduled = events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+    expect(scheduled).toEqual(['chargeOrder', 'bookCarrier', 'confirmPickup', 'notifyCustomer']);
+    const local = events
+      .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+      .map((e) => {
+        const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+        return (JSON.parse(Buffer.from(data ?? []).toString('utf8')) as { activity_type: string }).activity_type;
+      });
+    expect(local).toEqual([
+      'recordOrder',
+      'reserveInventory',
+      'createHarvestTask',
+      'recordHarvest',
+      'packOrder',
+      'markOrder',
+    ]);
+    // The API set CustomerId, OrderStatus and OrderStep at the start; then one write per rest: the harvest wait, the
+    // charge, the carrier, the notification and the end.
+    // (The SDK adds one more upsert of its own, TemporalChangeVersion, for the workflow's patch marker.)
+    const upserts = events.filter(
+      (e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.[ORDER_STATUS.name],
+    );
+    expect(upserts).toHaveLength(5);
+  });
+
+  it('when a run is started without search attributes (as from the CLI), then the workflow sets them itself', async () => {
+    const input = h.order();
+    const attributes = await h.run(
+      input,
+      async (handle) => {
+        await waitForStatus(handle, (v) => v.status === 'AWAITING_HARVEST');
+        const { typedSearchAttributes } = await handle.describe();
+        return [ORDER_STATUS, ORDER_STEP, CUSTOMER_ID].map((key) => typedSearchAttributes.get(key));
+      },
+      { bareStart: true },
+    );
+    expect(attributes).toEqual(['AWAITING_HARVEST', 'harvest', 'cust-demo']);
   });
 });

@@ -10,6 +10,7 @@ import {
   type OrderInput,
   type OrderStatusView,
 } from '../../workflows/definitions';
+import { orderStartOptions } from '../../lib/order-start';
 import { requireRole, type Principal } from '../auth';
 import { HttpProblem, problems } from '../problem';
 import { validate } from '../validate';
@@ -232,18 +233,7 @@ export function ordersRouter(deps: OrdersDeps): Router {
     const workflowId = orderWorkflowId(orderId);
     let replayed = false;
     try {
-      const handle = await temporal.workflow.start('orderFulfillment', {
-        taskQueue: deps.taskQueue,
-        workflowId,
-        args: [input],
-        // Same key while running: attach to the running order. Finished orders' IDs are never reused.
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        memo: { requestHash, customerId: principal.subject },
-      });
-      // USE_EXISTING may have attached us to a run started by an earlier request with this key.
-      const description = await handle.describe();
-      if (description.memo?.requestHash !== requestHash) throw reused(idempotencyKey);
+      await temporal.workflow.start('orderFulfillment', orderStartOptions(input, deps.taskQueue));
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
       const description = await temporal.workflow.getHandle(workflowId).describe();
