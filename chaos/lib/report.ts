@@ -1,10 +1,25 @@
 /** chaos/results/<profile>.json and .md: what was driven, what was broken, what held. */
+import { execFileSync } from 'node:child_process';
 import type { SessionResult } from './session';
+
+/** The code the run exercised: HEAD, and whether the working tree had uncommitted changes. */
+function gitState(): { commit: string; dirty: boolean } {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8' }).trim();
+    return {
+      commit: git('rev-parse', '--short', 'HEAD'),
+      dirty: git('status', '--porcelain', '--untracked-files=no') !== '',
+    };
+  } catch {
+    return { commit: 'unknown', dirty: false };
+  }
+}
 
 export interface RunReport {
   profile: string;
   seeds: number[];
   startedAt: string;
+  git: { commit: string; dirty: boolean };
   runtimeSec: number;
   node: string;
   cores: number;
@@ -41,6 +56,7 @@ export function buildReport(profile: string, startedAt: Date, sessions: SessionR
     profile,
     seeds: sessions.map((s) => s.seed),
     startedAt: startedAt.toISOString(),
+    git: gitState(),
     runtimeSec: Math.round((Date.now() - startedAt.getTime()) / 1000),
     node: process.version,
     cores,
@@ -69,7 +85,8 @@ export function renderMarkdown(report: RunReport): string {
   out.push(`# Chaos run: ${report.profile}`);
   out.push('');
   out.push(
-    `Seeds ${report.seeds.join(', ')}; started ${report.startedAt}; runtime ${Math.round(report.runtimeSec / 60)} min ` +
+    `Commit \`${report.git.commit}\`${report.git.dirty ? ' (with uncommitted changes)' : ''}; ` +
+      `seeds ${report.seeds.join(', ')}; started ${report.startedAt}; runtime ${Math.round(report.runtimeSec / 60)} min ` +
       `(${report.runtimeSec}s) on ${report.cores} cores, Node ${report.node}. Reproduce: \`npm run chaos -- ` +
       `${report.profile === 'short' ? '--short ' : ''}--seeds ${report.seeds.join(',')}\`.`,
   );
