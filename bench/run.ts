@@ -19,7 +19,8 @@
  *
  * Flags: --quick, --rounds N, --scale N, --pool N (DATABASE_POOL_SIZE), --worker-options JSON,
  * --no-prebuilt, --profile (V8 CPU profiles of worker and API), --skip a,b (ceilings, open, closed,
- * scale), --tag name (results named <timestamp>-<tag>, latest.* left alone).
+ * scale), --tag name (results named <timestamp>-<tag>, latest.* left alone), --sqlite-pragma a=b,c=d (instead of
+ * the dev server pragmas npm start uses), --temporal-in-memory.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,6 +29,7 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import type { WorkflowHandle } from '@temporalio/client';
 import { PROJECT_ROOT } from '../src/lib/binaries';
+import { DEV_SERVER_SQLITE_PRAGMAS } from '../src/lib/dev-server';
 import { orderStartOptions } from '../src/lib/order-start';
 import {
   harvestCompletedSignal,
@@ -76,8 +78,8 @@ interface Options {
   profile: boolean;
   skip: Set<string>;
   tag?: string;
-  /** `--sqlite-pragma` values for the dev server (default none, as `npm start`). */
-  sqlitePragmas: string[];
+  /** `--sqlite-pragma` values for the dev server (default: as `npm start`, DEV_SERVER_SQLITE_PRAGMAS). */
+  sqlitePragmas: readonly string[];
   /** Experiment: Temporal without --db-filename (in-memory SQLite), to show what persistence costs. */
   temporalInMemory: boolean;
   /** Keep the temporary folder (logs, databases) after a successful run. */
@@ -157,7 +159,7 @@ function parseArgs(argv: string[]): Options {
     profile: flags.has('profile'),
     skip: new Set(typeof skip === 'string' ? skip.split(',') : []),
     tag: typeof tag === 'string' ? tag.replace(/[^A-Za-z0-9_-]/g, '-') : undefined,
-    sqlitePragmas: typeof pragmas === 'string' ? pragmas.split(',') : [],
+    sqlitePragmas: typeof pragmas === 'string' ? pragmas.split(',') : DEV_SERVER_SQLITE_PRAGMAS,
     temporalInMemory: flags.has('temporal-in-memory'),
     keepTemp: flags.has('keep-temp'),
     systems: typeof flags.get('systems') === 'string' ? String(flags.get('systems')).split(',') : undefined,
@@ -1209,11 +1211,11 @@ async function main(): Promise<void> {
           prebuiltWorkflowBundles: options.prebuilt,
           sandbox: 'zero latency, no faults',
           orderLines: LINES,
-          temporal: `temporal server start-dev ${options.temporalInMemory ? '(IN MEMORY, experiment)' : '--db-filename <tmp>/temporal.db (SQLite)'}, Web UI on${
-            options.sqlitePragmas.length
-              ? `, --sqlite-pragma ${options.sqlitePragmas.join(' --sqlite-pragma ')}`
-              : ', default SQLite pragmas (as npm start)'
-          }`,
+          temporal: `temporal server start-dev ${
+            options.temporalInMemory
+              ? '(IN MEMORY, experiment)'
+              : `--db-filename <tmp>/temporal.db (SQLite) --sqlite-pragma ${options.sqlitePragmas.join(' --sqlite-pragma ')}`
+          }, Web UI on${options.sqlitePragmas === DEV_SERVER_SQLITE_PRAGMAS ? ' (as npm start)' : ' (NOT as npm start)'}`,
           skipped: [...options.skip],
           profile: options.profile,
         },

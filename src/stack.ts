@@ -19,6 +19,7 @@ import { migrate } from './db/migrate';
 import { ensureDatabase, startPostgres } from './db/postgres-server';
 import { seed } from './db/seed';
 import { PROJECT_ROOT, resolveBinary } from './lib/binaries';
+import { devServerArgs } from './lib/dev-server';
 import { createLogger } from './lib/logger';
 import { waitForPort } from './lib/net';
 import { connectClient } from './lib/temporal';
@@ -131,25 +132,13 @@ async function main(): Promise<void> {
   // 2. Temporal.
   let uiUrl = 'your Temporal Web UI';
   if (!config.TEMPORAL_ADDRESS) {
-    const args = [
-      'server',
-      'start-dev',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(config.TEMPORAL_DEV_PORT),
-      '--ui-port',
-      String(config.TEMPORAL_UI_PORT),
-      '--db-filename',
-      path.join(dataDir, 'temporal.db'),
-      '--namespace',
-      config.TEMPORAL_NAMESPACE,
-      '--log-format',
-      'json',
-      '--log-level',
-      'warn',
-      ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
-    ];
+    const args = devServerArgs({
+      port: config.TEMPORAL_DEV_PORT,
+      uiPort: config.TEMPORAL_UI_PORT,
+      dbFilename: path.join(dataDir, 'temporal.db'),
+      namespace: config.TEMPORAL_NAMESPACE,
+      logLevel: 'warn',
+    });
     const binary = resolveBinary('temporal', env);
     if (binary.kind === 'path') {
       runChild('temporal', binary.path, args, env, logDir);

@@ -17,8 +17,8 @@ import { migrate } from '../../src/db/migrate';
 import { ensureDatabase, startPostgres } from '../../src/db/postgres-server';
 import { seed } from '../../src/db/seed';
 import { PROJECT_ROOT, requireBinaryPath } from '../../src/lib/binaries';
+import { devServerArgs } from '../../src/lib/dev-server';
 import { freePort, waitForPort } from '../../src/lib/net';
-import { SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes';
 
 export const ORDER_TASK_QUEUE = 'harvest-to-door';
 export const CEILING_TASK_QUEUE = 'bench-ceiling';
@@ -34,8 +34,8 @@ export interface StackOptions {
   prebuiltBundles: boolean;
   /** JSON WorkerOptions overrides for the order worker; set: run bench/order-worker.ts instead of src/worker.ts. */
   workerOptions?: Record<string, unknown>;
-  /** `--sqlite-pragma` values for the dev server, e.g. journal_mode=wal (none: as `npm start`). */
-  sqlitePragmas?: string[];
+  /** `--sqlite-pragma` values for the dev server (undefined: as `npm start`). */
+  sqlitePragmas?: readonly string[];
   /** Experiment only: keep Temporal's state in memory (no --db-filename), unlike `npm start`. */
   temporalInMemory?: boolean;
   /** Write V8 CPU profiles of the worker and the API into this folder. */
@@ -255,25 +255,14 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
   const temporal = runChild(
     'temporal',
     temporalBinary,
-    [
-      'server',
-      'start-dev',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(temporalPort),
-      '--ui-port',
-      String(uiPort),
-      ...(options.temporalInMemory ? [] : ['--db-filename', path.join(dir, 'temporal.db')]),
-      '--namespace',
-      NAMESPACE,
-      '--log-format',
-      'json',
-      '--log-level',
-      'warn',
-      ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
-      ...(options.sqlitePragmas ?? []).flatMap((pragma) => ['--sqlite-pragma', pragma]),
-    ],
+    devServerArgs({
+      port: temporalPort,
+      uiPort,
+      dbFilename: options.temporalInMemory ? undefined : path.join(dir, 'temporal.db'),
+      namespace: NAMESPACE,
+      logLevel: 'warn',
+      sqlitePragmas: options.sqlitePragmas,
+    }),
     process.env,
     logDir,
   );

@@ -16,9 +16,9 @@ import { migrate } from '../../src/db/migrate';
 import { ensureDatabase, startPostgres, type RunningPostgres } from '../../src/db/postgres-server';
 import { seed } from '../../src/db/seed';
 import { PROJECT_ROOT, requireBinaryPath } from '../../src/lib/binaries';
+import { devServerArgs } from '../../src/lib/dev-server';
 import { freePort, waitForPort } from '../../src/lib/net';
 import { SandboxAdmin } from '../../src/providers/sandbox-admin';
-import { SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes';
 
 export const NAMESPACE = 'default';
 export const TASK_QUEUE = 'harvest-to-door';
@@ -188,24 +188,12 @@ export class ChaosStack {
     this.sandboxDb = observerPool(this.url('sandbox'));
     say(`  postgres on ${pg} (data ${this.pgDataDir})`);
 
-    const temporalArgs = [
-      'server',
-      'start-dev',
-      '--headless',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(temporal),
-      '--db-filename',
-      this.temporalDb,
-      '--namespace',
-      NAMESPACE,
-      '--log-format',
-      'json',
-      '--log-level',
-      'error',
-      ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
-    ];
+    const temporalArgs = devServerArgs({
+      port: temporal,
+      dbFilename: this.temporalDb,
+      namespace: NAMESPACE,
+      logLevel: 'error',
+    });
     this.temporal = new Proc(
       'temporal',
       requireBinaryPath('temporal'),

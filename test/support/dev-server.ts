@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { requireBinaryPath } from '../../src/lib/binaries';
+import { devServerArgs } from '../../src/lib/dev-server';
 import { freePort, waitForPort } from '../../src/lib/net';
-import { SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes';
 
 /**
  * A real Temporal dev server (`temporal server start-dev`) as a child process, for end-to-end tests
@@ -29,23 +29,8 @@ export async function startDevServer(options: { startTimeoutMs?: number } = {}):
   const timeoutMs = options.startTimeoutMs ?? 60_000;
   const binary = requireBinaryPath('temporal');
   const port = await freePort();
-  const args = [
-    'server',
-    'start-dev',
-    '--headless',
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--namespace',
-    NAMESPACE,
-    '--log-format',
-    'json',
-    '--log-level',
-    'error',
-    // No --db-filename: state lives in memory and dies with the process.
-    ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
-  ];
+  // No dbFilename: state lives in memory and dies with the process.
+  const args = devServerArgs({ port, namespace: NAMESPACE, logLevel: 'error' });
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (chunk: Buffer) => {
