@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { harvestTaskId, type HarvestYield } from '../workflows/definitions';
-import { appendEvent, lockOrder, setOrderState, type ActivityDeps } from './shared';
+import { appendEvent, lockOrder, recordEvent, type ActivityDeps } from './shared';
 
 /** Harvest context: tasks for field crews and what they actually picked. */
 export function createHarvestActivities({ db }: ActivityDeps) {
@@ -16,11 +16,20 @@ export function createHarvestActivities({ db }: ActivityDeps) {
       const taskId = harvestTaskId(orderId);
       return db.$transaction(async (tx) => {
         await lockOrder(tx, orderId);
-        const existing = await tx.harvestTask.findUnique({ where: { id: taskId } });
-        if (existing) return { taskId, dueBy: existing.dueBy.toISOString() };
-        await tx.harvestTask.create({ data: { id: taskId, orderId, status: 'OPEN', dueBy: new Date(dueBy) } });
-        await appendEvent(tx, orderId, `${orderId}:harvest-scheduled`, 'HarvestScheduled', { taskId, dueBy });
-        await setOrderState(tx, orderId, { status: 'AWAITING_HARVEST', step: 'harvest' });
+        const created = await tx.$queryRaw<{ id: string }[]>`
+          INSERT INTO harvest_tasks (id, order_id, status, due_by) VALUES (${taskId}, ${orderId}, 'OPEN', ${new Date(dueBy)})
+          ON CONFLICT DO NOTHING
+          RETURNING id`;
+        if (created.length === 0) {
+          const existing = await tx.harvestTask.findUniqueOrThrow({ where: { id: taskId }, select: { dueBy: true } });
+          return { taskId, dueBy: existing.dueBy.toISOString() };
+        }
+        await recordEvent(
+          tx,
+          orderId,
+          { id: `${orderId}:harvest-scheduled`, type: 'HarvestScheduled', data: { taskId, dueBy } },
+          { status: 'AWAITING_HARVEST', step: 'harvest' },
+        );
         return { taskId, dueBy };
       });
     },
@@ -38,10 +47,12 @@ export function createHarvestActivities({ db }: ActivityDeps) {
       const taskId = harvestTaskId(orderId);
       return db.$transaction(async (tx) => {
         await lockOrder(tx, orderId);
-        const lines = await tx.orderLine.findMany({ where: { orderId }, orderBy: { sku: 'asc' } });
-        const task = await tx.harvestTask.findUnique({ where: { id: taskId } });
+        const lines = await tx.$queryRaw<{ sku: string; quantity: number; harvested: number | null }[]>`
+          SELECT sku, quantity, harvested_quantity AS harvested FROM order_lines WHERE order_id = ${orderId}
+          ORDER BY sku`;
+        const task = await tx.harvestTask.findUnique({ where: { id: taskId }, select: { status: true } });
         if (task?.status === 'COMPLETED') {
-          return lines.map((line) => ({ sku: line.sku, quantity: line.harvestedQuantity ?? 0 }));
+          return lines.map((line) => ({ sku: line.sku, quantity: line.harvested ?? 0 }));
         }
         if (task && task.status !== 'OPEN') {
           throw ApplicationFailure.create({
@@ -54,28 +65,28 @@ export function createHarvestActivities({ db }: ActivityDeps) {
           sku: line.sku,
           quantity: Math.max(0, Math.min(line.quantity, yields.find((y) => y.sku === line.sku)?.quantity ?? 0)),
         }));
-        await tx.harvestTask.update({
-          where: { id: taskId },
-          data: { status: 'COMPLETED', yields: harvested, completedAt: new Date() },
-        });
-        for (const line of harvested) {
-          await tx.orderLine.update({
-            where: { orderId_sku: { orderId, sku: line.sku } },
-            data: { harvestedQuantity: line.quantity },
-          });
-        }
-        const active = await tx.reservation.findMany({ where: { orderId, status: 'ACTIVE' } });
-        for (const reservation of active) {
-          await tx.$executeRaw`
-            UPDATE products SET reserved = reserved - ${reservation.quantity}, updated_at = now()
-            WHERE sku = ${reservation.sku}`;
-          await tx.reservation.update({
-            where: { orderId_sku: { orderId, sku: reservation.sku } },
-            data: { status: 'CONSUMED', settledAt: new Date() },
-          });
-        }
-        await appendEvent(tx, orderId, `${orderId}:harvested`, 'HarvestCompleted', { taskId, yields: harvested });
-        await setOrderState(tx, orderId, { status: 'RUNNING', step: 'harvest' });
+        await tx.$executeRaw`
+          UPDATE harvest_tasks SET status = 'COMPLETED', yields = ${JSON.stringify(harvested)}::jsonb, completed_at = now()
+          WHERE id = ${taskId}`;
+        await tx.$executeRaw`
+          UPDATE order_lines l SET harvested_quantity = h.quantity
+          FROM unnest(${harvested.map((h) => h.sku)}::text[], ${harvested.map((h) => h.quantity)}::int[]) AS h (sku, quantity)
+          WHERE l.order_id = ${orderId} AND l.sku = h.sku`;
+        // The reserved units leave the stock: they are now the order's produce (or, short of the yield, never were).
+        await tx.$executeRaw`
+          WITH consumed AS (
+            UPDATE reservations SET status = 'CONSUMED', settled_at = now()
+            WHERE order_id = ${orderId} AND status = 'ACTIVE'
+            RETURNING sku, quantity
+          )
+          UPDATE products p SET reserved = p.reserved - consumed.quantity, updated_at = now()
+          FROM consumed WHERE p.sku = consumed.sku`;
+        await recordEvent(
+          tx,
+          orderId,
+          { id: `${orderId}:harvested`, type: 'HarvestCompleted', data: { taskId, yields: harvested } },
+          { status: 'RUNNING', step: 'harvest' },
+        );
         return harvested;
       });
     },

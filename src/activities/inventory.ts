@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { ReservedLine } from '../workflows/definitions';
-import { appendEvent, lockOrder, setOrderState, type ActivityDeps } from './shared';
+import { appendEvent, lockOrder, recordEvent, type ActivityDeps } from './shared';
 
 /** Inventory context: promising stock to orders without ever overselling. */
 export function createInventoryActivities({ db }: ActivityDeps) {
@@ -13,17 +13,17 @@ export function createInventoryActivities({ db }: ActivityDeps) {
      */
     async reserveInventory({ orderId }: { orderId: string }): Promise<ReservedLine[]> {
       return db.$transaction(async (tx) => {
-        await lockOrder(tx, orderId);
-        const lines = await tx.orderLine.findMany({
-          where: { orderId },
-          include: { product: true },
-          orderBy: { sku: 'asc' },
-        });
-        const existing = await tx.reservation.findMany({ where: { orderId } });
-        if (existing.length === 0) {
+        const order = await lockOrder(tx, orderId);
+        const lines = await tx.$queryRaw<(ReservedLine & { alreadyReserved: boolean })[]>`
+          SELECT l.sku, l.quantity, l.unit_price_cents AS "unitPriceCents", p.harvest_lead_days AS "harvestLeadDays",
+                 p.shelf_life_days AS "shelfLifeDays",
+                 EXISTS (SELECT 1 FROM reservations r WHERE r.order_id = l.order_id) AS "alreadyReserved"
+          FROM order_lines l JOIN products p ON p.sku = l.sku
+          WHERE l.order_id = ${orderId}
+          ORDER BY l.sku`;
+        if (!lines.some((line) => line.alreadyReserved)) {
           // A finished order that never reserved (out of stock, cancelled first) does not start reserving when a
           // reset run replays it: its outcome is recorded, and the stock may now be promised to others.
-          const order = await tx.order.findUniqueOrThrow({ where: { id: orderId }, select: { status: true } });
           if (['COMPLETED', 'CANCELLED', 'FAILED'].includes(order.status)) {
             throw ApplicationFailure.create({
               type: 'OrderClosed',
@@ -47,21 +47,28 @@ export function createInventoryActivities({ db }: ActivityDeps) {
                 details: [{ sku: line.sku, requested: line.quantity, available: product?.available ?? 0 }],
               });
             }
-            await tx.reservation.create({
-              data: { orderId, sku: line.sku, quantity: line.quantity, status: 'ACTIVE' },
-            });
           }
-          await appendEvent(tx, orderId, `${orderId}:reserved`, 'InventoryReserved', {
-            lines: lines.map((line) => ({ sku: line.sku, quantity: line.quantity })),
-          });
-          await setOrderState(tx, orderId, { step: 'reserve-inventory' });
+          await tx.$executeRaw`
+            INSERT INTO reservations (order_id, sku, quantity, status)
+            SELECT ${orderId}, line.sku, line.quantity, 'ACTIVE'
+            FROM unnest(${lines.map((l) => l.sku)}::text[], ${lines.map((l) => l.quantity)}::int[]) AS line (sku, quantity)`;
+          await recordEvent(
+            tx,
+            orderId,
+            {
+              id: `${orderId}:reserved`,
+              type: 'InventoryReserved',
+              data: { lines: lines.map((line) => ({ sku: line.sku, quantity: line.quantity })) },
+            },
+            { step: 'reserve-inventory' },
+          );
         }
-        return lines.map((line) => ({
-          sku: line.sku,
-          quantity: line.quantity,
-          unitPriceCents: line.unitPriceCents,
-          harvestLeadDays: line.product.harvestLeadDays,
-          shelfLifeDays: line.product.shelfLifeDays,
+        return lines.map(({ sku, quantity, unitPriceCents, harvestLeadDays, shelfLifeDays }) => ({
+          sku,
+          quantity,
+          unitPriceCents,
+          harvestLeadDays,
+          shelfLifeDays,
         }));
       });
     },

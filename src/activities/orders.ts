@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { OrderInput, OrderStatus, OrderStep } from '../workflows/definitions';
-import { appendEvent, lockOrder, setOrderState, type ActivityDeps } from './shared';
+import { lockOrder, recordEvent, type ActivityDeps } from './shared';
 
 /** Orders context: the order record itself and its audit trail. */
 export function createOrderActivities({ db }: ActivityDeps) {
@@ -13,8 +13,10 @@ export function createOrderActivities({ db }: ActivityDeps) {
     async recordOrder(input: OrderInput): Promise<{ totalCents: number; status: OrderStatus }> {
       return db.$transaction(async (tx) => {
         const skus = input.lines.map((line) => line.sku);
-        const products = await tx.product.findMany({ where: { sku: { in: skus } } });
-        const missing = skus.filter((sku) => !products.some((p) => p.sku === sku));
+        const [known] = await tx.$queryRaw<{ customer: boolean; skus: string[] | null }[]>`
+          SELECT EXISTS (SELECT 1 FROM customers WHERE id = ${input.customerId}) AS customer,
+                 (SELECT array_agg(sku) FROM products WHERE sku = ANY(${skus}::text[])) AS skus`;
+        const missing = skus.filter((sku) => !known?.skus?.includes(sku));
         if (missing.length > 0) {
           throw ApplicationFailure.create({
             type: 'UnknownProduct',
@@ -22,15 +24,13 @@ export function createOrderActivities({ db }: ActivityDeps) {
             nonRetryable: true,
           });
         }
-        const customer = await tx.customer.findUnique({ where: { id: input.customerId } });
-        if (!customer) {
+        if (!known?.customer) {
           throw ApplicationFailure.create({
             type: 'UnknownCustomer',
             message: `Unknown customer ${input.customerId}`,
             nonRetryable: true,
           });
         }
-        const price = new Map(products.map((p) => [p.sku, p.priceCents]));
         const inserted = await tx.$executeRaw`
           INSERT INTO orders (id, customer_id, workflow_id, request_hash, status, step, accept_partial, currency,
                               payment_method, shipping_address, created_at)
@@ -39,27 +39,23 @@ export function createOrderActivities({ db }: ActivityDeps) {
                   ${JSON.stringify(input.shippingAddress)}::jsonb, ${new Date(input.submittedAt)})
           ON CONFLICT (id) DO NOTHING`;
         if (inserted > 0) {
-          await tx.orderLine.createMany({
-            data: input.lines.map((line) => ({
-              orderId: input.orderId,
-              sku: line.sku,
-              quantity: line.quantity,
-              unitPriceCents: price.get(line.sku) ?? 0,
-            })),
-          });
+          // Each line at the product's price of this moment: what the customer is charged per harvested unit.
+          await tx.$executeRaw`
+            INSERT INTO order_lines (order_id, sku, quantity, unit_price_cents)
+            SELECT ${input.orderId}, line.sku, line.quantity, p.price_cents
+            FROM unnest(${skus}::text[], ${input.lines.map((line) => line.quantity)}::int[]) AS line (sku, quantity)
+            JOIN products p ON p.sku = line.sku`;
         }
-        await lockOrder(tx, input.orderId);
-        await appendEvent(tx, input.orderId, `${input.orderId}:received`, 'OrderReceived', {
-          customerId: input.customerId,
-          lines: input.lines,
-          acceptPartial: input.acceptPartial,
+        const { status } = await lockOrder(tx, input.orderId);
+        await recordEvent(tx, input.orderId, {
+          id: `${input.orderId}:received`,
+          type: 'OrderReceived',
+          data: { customerId: input.customerId, lines: input.lines, acceptPartial: input.acceptPartial },
         });
-        const lines = await tx.orderLine.findMany({ where: { orderId: input.orderId } });
-        const { status } = await tx.order.findUniqueOrThrow({ where: { id: input.orderId }, select: { status: true } });
-        return {
-          totalCents: lines.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0),
-          status: status as OrderStatus,
-        };
+        const [total] = await tx.$queryRaw<{ cents: number }[]>`
+          SELECT COALESCE(SUM(quantity * unit_price_cents), 0)::int AS cents FROM order_lines
+          WHERE order_id = ${input.orderId}`;
+        return { totalCents: total?.cents ?? 0, status };
       });
     },
 
@@ -78,9 +74,14 @@ export function createOrderActivities({ db }: ActivityDeps) {
     }): Promise<void> {
       await db.$transaction(async (tx) => {
         await lockOrder(tx, change.orderId);
-        await appendEvent(tx, change.orderId, `${change.orderId}:${change.eventKey}`, change.eventType, change.data);
-        // Terminal states are written last and guarded, so a late non-terminal update never overwrites them.
-        await setOrderState(tx, change.orderId, { status: change.status, step: change.step, reason: change.reason });
+        // Terminal states are guarded, so a late non-terminal update never overwrites them.
+        const { orderId, status, step, reason } = change;
+        await recordEvent(
+          tx,
+          orderId,
+          { id: `${orderId}:${change.eventKey}`, type: change.eventType, data: change.data },
+          { status, step, reason },
+        );
       });
     },
   };

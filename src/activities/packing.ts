@@ -1,4 +1,4 @@
-import { appendEvent, lockOrder, setOrderState, type ActivityDeps } from './shared';
+import { appendEvent, lockOrder, recordEvent, type ActivityDeps } from './shared';
 
 /** A parcel weighs half a kilo per harvested unit in this farm's packing rules. */
 const GRAMS_PER_UNIT = 500;
@@ -14,20 +14,30 @@ export function createPackingActivities({ db }: ActivityDeps) {
       const id = packageId(orderId);
       return db.$transaction(async (tx) => {
         await lockOrder(tx, orderId);
-        const existing = await tx.package.findUnique({ where: { id } });
-        if (existing && existing.status === 'PACKED') return { packageId: id, weightGrams: existing.weightGrams };
-        const lines = await tx.orderLine.findMany({ where: { orderId }, orderBy: { sku: 'asc' } });
+        const lines = await tx.$queryRaw<{ sku: string; harvested: number | null }[]>`
+          SELECT sku, harvested_quantity AS harvested FROM order_lines WHERE order_id = ${orderId} ORDER BY sku`;
         const contents = lines
-          .filter((line) => (line.harvestedQuantity ?? 0) > 0)
-          .map((line) => ({ sku: line.sku, quantity: line.harvestedQuantity ?? 0 }));
+          .filter((line) => (line.harvested ?? 0) > 0)
+          .map((line) => ({ sku: line.sku, quantity: line.harvested ?? 0 }));
         const weightGrams = Math.max(1, contents.reduce((sum, item) => sum + item.quantity, 0) * GRAMS_PER_UNIT);
-        await tx.package.upsert({
-          where: { id },
-          create: { id, orderId, status: 'PACKED', contents, weightGrams },
-          update: { status: 'PACKED', contents, weightGrams },
-        });
-        await appendEvent(tx, orderId, `${orderId}:packed`, 'OrderPacked', { packageId: id, contents, weightGrams });
-        await setOrderState(tx, orderId, { step: 'pack' });
+        // A parcel packed already (a retry, a reset run) is left as it is; an unpacked one is packed again.
+        const [parcel] = await tx.$queryRaw<{ weightGrams: number; packedNow: boolean }[]>`
+          INSERT INTO packages (id, order_id, status, contents, weight_grams)
+          VALUES (${id}, ${orderId}, 'PACKED', ${JSON.stringify(contents)}::jsonb, ${weightGrams})
+          ON CONFLICT (id) DO UPDATE SET status = 'PACKED', contents = EXCLUDED.contents,
+                                         weight_grams = EXCLUDED.weight_grams, updated_at = now()
+            WHERE packages.status <> 'PACKED'
+          RETURNING weight_grams AS "weightGrams", true AS "packedNow"`;
+        if (!parcel) {
+          const existing = await tx.package.findUniqueOrThrow({ where: { id }, select: { weightGrams: true } });
+          return { packageId: id, weightGrams: existing.weightGrams };
+        }
+        await recordEvent(
+          tx,
+          orderId,
+          { id: `${orderId}:packed`, type: 'OrderPacked', data: { packageId: id, contents, weightGrams } },
+          { step: 'pack' },
+        );
         return { packageId: id, weightGrams };
       });
     },

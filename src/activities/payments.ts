@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { idempotencyKeys } from '../workflows/definitions';
-import { appendEvent, lockOrder, setOrderState, type ActivityDeps } from './shared';
+import { appendEvent, lockOrder, recordEvent, type ActivityDeps } from './shared';
 
 /** Payments context: charge for what was harvested, refund on compensation. */
 export function createPaymentActivities({ db, providers }: ActivityDeps) {
@@ -16,11 +16,37 @@ export function createPaymentActivities({ db, providers }: ActivityDeps) {
       orderId: string;
     }): Promise<{ chargeId: string; amountCents: number; currency: string }> {
       const idempotencyKey = idempotencyKeys.charge(orderId);
-      const recorded = await db.payment.findUnique({ where: { idempotencyKey } });
-      if (recorded?.status === 'SUCCEEDED' && recorded.providerChargeId) {
-        return { chargeId: recorded.providerChargeId, amountCents: recorded.amountCents, currency: recorded.currency };
+      // The order, its amount (the harvested quantities at the recorded prices) and any payment recorded for it.
+      const [order] = await db.$queryRaw<
+        {
+          customerId: string;
+          currency: string;
+          paymentMethod: string;
+          amountCents: number;
+          paymentStatus: string | null;
+          chargeId: string | null;
+          paidCents: number | null;
+          paidCurrency: string | null;
+        }[]
+      >`
+        SELECT o.customer_id AS "customerId", o.currency, o.payment_method AS "paymentMethod",
+               (SELECT COALESCE(SUM(COALESCE(l.harvested_quantity, 0) * l.unit_price_cents), 0)::int
+                FROM order_lines l WHERE l.order_id = o.id) AS "amountCents",
+               p.status AS "paymentStatus", p.provider_charge_id AS "chargeId", p.amount_cents AS "paidCents",
+               p.currency AS "paidCurrency"
+        FROM orders o LEFT JOIN payments p ON p.idempotency_key = ${idempotencyKey}
+        WHERE o.id = ${orderId}`;
+      if (!order) {
+        throw ApplicationFailure.create({
+          type: 'OrderNotRecorded',
+          message: `Order ${orderId} is not in the database`,
+          nonRetryable: true,
+        });
       }
-      if (recorded?.status === 'REFUNDED') {
+      if (order.paymentStatus === 'SUCCEEDED' && order.chargeId) {
+        return { chargeId: order.chargeId, amountCents: order.paidCents ?? 0, currency: order.paidCurrency ?? '' };
+      }
+      if (order.paymentStatus === 'REFUNDED') {
         // A reset run replaying a refunded order: the gateway would hand back the original charge, money that is
         // already returned. Never ship on it.
         throw ApplicationFailure.create({
@@ -29,11 +55,7 @@ export function createPaymentActivities({ db, providers }: ActivityDeps) {
           nonRetryable: true,
         });
       }
-      const order = await db.order.findUniqueOrThrow({ where: { id: orderId }, include: { lines: true } });
-      const amountCents = order.lines.reduce(
-        (sum, line) => sum + (line.harvestedQuantity ?? 0) * line.unitPriceCents,
-        0,
-      );
+      const { amountCents } = order;
       if (amountCents <= 0) {
         throw ApplicationFailure.create({
           type: 'NothingToCharge',
@@ -52,30 +74,22 @@ export function createPaymentActivities({ db, providers }: ActivityDeps) {
         });
         await db.$transaction(async (tx) => {
           await lockOrder(tx, orderId);
-          await tx.payment.upsert({
-            where: { idempotencyKey },
-            create: {
-              id: `pay-${orderId}`,
-              orderId,
-              idempotencyKey,
-              providerChargeId: charge.chargeId,
-              amountCents: charge.amountCents,
-              currency: charge.currency,
-              status: 'SUCCEEDED',
+          await tx.$executeRaw`
+            INSERT INTO payments (id, order_id, idempotency_key, provider_charge_id, amount_cents, currency, status)
+            VALUES (${`pay-${orderId}`}, ${orderId}, ${idempotencyKey}, ${charge.chargeId}, ${charge.amountCents},
+                    ${charge.currency}, 'SUCCEEDED')
+            ON CONFLICT (idempotency_key) DO UPDATE SET provider_charge_id = EXCLUDED.provider_charge_id,
+              amount_cents = EXCLUDED.amount_cents, status = 'SUCCEEDED', failure_code = NULL`;
+          await recordEvent(
+            tx,
+            orderId,
+            {
+              id: `${orderId}:charged`,
+              type: 'PaymentCaptured',
+              data: { chargeId: charge.chargeId, amountCents: charge.amountCents },
             },
-            update: {
-              providerChargeId: charge.chargeId,
-              amountCents: charge.amountCents,
-              status: 'SUCCEEDED',
-              failureCode: null,
-            },
-          });
-          await tx.order.update({ where: { id: orderId }, data: { chargedCents: charge.amountCents } });
-          await appendEvent(tx, orderId, `${orderId}:charged`, 'PaymentCaptured', {
-            chargeId: charge.chargeId,
-            amountCents: charge.amountCents,
-          });
-          await setOrderState(tx, orderId, { step: 'charge' });
+            { step: 'charge', chargedCents: charge.amountCents },
+          );
         });
         return charge;
       } catch (error) {

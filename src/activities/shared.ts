@@ -14,53 +14,76 @@ export type Tx = Prisma.TransactionClient;
 
 /**
  * Serialise writes to one order: every transaction that appends to the order's event log first
- * locks the order row, so event versions are gap-free and never collide.
+ * locks the order row, so event versions are gap-free and never collide. Returns the order's status.
  */
-export async function lockOrder(tx: Tx, orderId: string): Promise<void> {
-  const rows = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM orders WHERE id = ${orderId} FOR UPDATE`;
-  if (rows.length === 0) {
+export async function lockOrder(tx: Tx, orderId: string): Promise<{ status: OrderStatus }> {
+  const rows = await tx.$queryRaw<
+    { status: OrderStatus }[]
+  >`SELECT status FROM orders WHERE id = ${orderId} FOR UPDATE`;
+  const row = rows[0];
+  if (!row) {
     throw ApplicationFailure.create({
       type: 'OrderNotRecorded',
       message: `Order ${orderId} is not in the database`,
       nonRetryable: true,
     });
   }
+  return row;
+}
+
+/** What a step changes in the order's read model. Terminal orders keep their status, step and reason. */
+export interface OrderChange {
+  status?: OrderStatus;
+  step?: OrderStep;
+  reason?: string | null;
+  chargedCents?: number;
 }
 
 /**
- * Append to the order's audit trail. `eventId` is derived from the order and the step, so a
- * retried activity that already committed appends nothing the second time.
- * Call after lockOrder in the same transaction.
+ * Append to the order's audit trail and, with `change`, move the read model, in one statement. `eventId` is derived
+ * from the order and the step, so a retried activity that already committed appends nothing the second time.
+ * Call after lockOrder in the same transaction: the lock is what keeps MAX(version) + 1 unique.
  */
-export async function appendEvent(
+export async function recordEvent(
+  tx: Tx,
+  orderId: string,
+  event: { id: string; type: string; data?: Record<string, unknown> },
+  change?: OrderChange,
+): Promise<boolean> {
+  const [row] = await tx.$queryRaw<{ inserted: number }[]>`
+    WITH event AS (
+      INSERT INTO order_events (event_id, order_id, version, event_type, data)
+      SELECT ${event.id}, ${orderId}, COALESCE(MAX(version), 0) + 1, ${event.type}, ${JSON.stringify(event.data ?? {})}::jsonb
+      FROM order_events WHERE order_id = ${orderId}
+      ON CONFLICT (event_id) DO NOTHING
+      RETURNING 1
+    ), change AS (
+      UPDATE orders SET
+        status = CASE WHEN status IN ('COMPLETED', 'CANCELLED', 'FAILED') THEN status
+                      ELSE COALESCE(${change?.status ?? null}, status) END,
+        step = CASE WHEN status IN ('COMPLETED', 'CANCELLED', 'FAILED') THEN step ELSE COALESCE(${change?.step ?? null}, step) END,
+        outcome_reason = CASE WHEN status IN ('COMPLETED', 'CANCELLED', 'FAILED') OR NOT ${change?.reason !== undefined}
+                              THEN outcome_reason ELSE ${change?.reason ?? null} END,
+        charged_cents = COALESCE(${change?.chargedCents ?? null}::int, charged_cents),
+        updated_at = now()
+      WHERE id = ${orderId} AND ${change !== undefined}
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM event)::int AS inserted`;
+  const inserted = (row?.inserted ?? 0) > 0;
+  if (inserted) activityLog()?.info('order event recorded', { orderId, eventType: event.type, eventId: event.id });
+  return inserted;
+}
+
+/** Append to the audit trail without moving the read model (see recordEvent). */
+export function appendEvent(
   tx: Tx,
   orderId: string,
   eventId: string,
   eventType: string,
   data: Record<string, unknown> = {},
 ): Promise<boolean> {
-  const inserted = await tx.$executeRaw`
-    INSERT INTO order_events (event_id, order_id, version, event_type, data)
-    SELECT ${eventId}, ${orderId}, COALESCE(MAX(version), 0) + 1, ${eventType}, ${JSON.stringify(data)}::jsonb
-    FROM order_events WHERE order_id = ${orderId}
-    ON CONFLICT (event_id) DO NOTHING`;
-  if (inserted > 0) activityLog()?.info('order event recorded', { orderId, eventType, eventId });
-  return inserted > 0;
-}
-
-/** Move the read model's status and step; never moves a terminal order back. */
-export async function setOrderState(
-  tx: Tx,
-  orderId: string,
-  state: { status?: OrderStatus; step?: OrderStep; reason?: string | null },
-): Promise<void> {
-  await tx.$executeRaw`
-    UPDATE orders SET
-      status = COALESCE(${state.status ?? null}, status),
-      step = COALESCE(${state.step ?? null}, step),
-      outcome_reason = CASE WHEN ${state.reason !== undefined} THEN ${state.reason ?? null} ELSE outcome_reason END,
-      updated_at = now()
-    WHERE id = ${orderId} AND status NOT IN ('COMPLETED', 'CANCELLED', 'FAILED')`;
+  return recordEvent(tx, orderId, { id: eventId, type: eventType, data });
 }
 
 /**

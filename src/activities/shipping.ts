@@ -2,19 +2,40 @@ import { Context } from '@temporalio/activity';
 import { ProviderUnavailableError } from '../providers/errors';
 import type { Label, RecordedLabel } from '../providers/types';
 import { idempotencyKeys, type CarrierName, type ShipmentView } from '../workflows/definitions';
-import { appendEvent, lockOrder, setOrderState, type ActivityDeps } from './shared';
+import { appendEvent, lockOrder, recordEvent, type ActivityDeps, type Tx } from './shared';
 
 const CARRIERS: CarrierName[] = ['primary', 'backup'];
 
+/** The shipment row of a label booked by bookCarrier (with `carrier` and `round` of the booking that recorded it). */
+function shipmentId(orderId: string, carrier: CarrierName, round: number): string {
+  return `shp-${orderId}-${carrier}-${round}`;
+}
+
+/**
+ * The order's first booking: the primary carrier, round 0. No other booking of the order can have come before it, so
+ * no label under another key can be waiting at a carrier, and neither the lookup before the booking nor the sweep after
+ * the pickup has anything to find (a lost answer of this very booking is answered by its idempotency key).
+ */
+function isFirstBooking(carrier: CarrierName, round: number): boolean {
+  return carrier === 'primary' && round === 0;
+}
+
 /** Shipping context: labels from the primary or the backup carrier, and the hand-over. */
 export function createShippingActivities({ db, providers }: ActivityDeps) {
-  async function recordAttempt(orderId: string, carrier: CarrierName, round: number, outcome: string, error?: string) {
+  /** Record one booking attempt (in the booking's transaction when there is one). */
+  async function recordAttempt(
+    orderId: string,
+    carrier: CarrierName,
+    round: number,
+    outcome: string,
+    client: Pick<Tx, '$executeRaw'> = db,
+    error: string | null = null,
+  ) {
     const attempt = Context.current().info.attempt;
-    await db.shipmentAttempt.upsert({
-      where: { id: `${orderId}:${carrier}:${round}:${attempt}` },
-      create: { id: `${orderId}:${carrier}:${round}:${attempt}`, orderId, carrier, attempt, outcome, error },
-      update: { outcome, error },
-    });
+    await client.$executeRaw`
+      INSERT INTO shipment_attempts (id, order_id, carrier, attempt, outcome, error)
+      VALUES (${`${orderId}:${carrier}:${round}:${attempt}`}, ${orderId}, ${carrier}, ${attempt}, ${outcome}, ${error})
+      ON CONFLICT (id) DO UPDATE SET outcome = EXCLUDED.outcome, error = EXCLUDED.error`;
   }
 
   /**
@@ -78,21 +99,41 @@ export function createShippingActivities({ db, providers }: ActivityDeps) {
       carrier: CarrierName;
       round: number;
     }): Promise<ShipmentView> {
-      const active = await db.shipment.findFirst({ where: { orderId, status: { not: 'VOIDED' } } });
-      if (active) {
+      // The order's active label if it has one, else what a booking needs: the parcel's weight and the address.
+      const [order] = await db.$queryRaw<
+        {
+          shippingAddress: unknown;
+          weightGrams: number | null;
+          carrier: CarrierName | null;
+          labelId: string | null;
+          trackingNumber: string | null;
+          pickupDate: Date | null;
+          shipmentStatus: string | null;
+        }[]
+      >`
+        SELECT o.shipping_address AS "shippingAddress", pk.weight_grams AS "weightGrams", s.carrier,
+               s.label_id AS "labelId", s.tracking_number AS "trackingNumber", s.pickup_date AS "pickupDate",
+               s.status AS "shipmentStatus"
+        FROM orders o
+        LEFT JOIN packages pk ON pk.order_id = o.id
+        LEFT JOIN LATERAL (
+          SELECT * FROM shipments WHERE order_id = o.id AND status <> 'VOIDED' ORDER BY created_at LIMIT 1
+        ) s ON true
+        WHERE o.id = ${orderId}`;
+      if (!order) throw new Error(`Order ${orderId} is not in the database`);
+      if (order.carrier && order.labelId && order.trackingNumber && order.pickupDate) {
         return {
-          carrier: active.carrier as CarrierName,
-          labelId: active.labelId,
-          trackingNumber: active.trackingNumber,
-          pickupDate: active.pickupDate.toISOString(),
-          pickedUp: active.status === 'PICKED_UP',
+          carrier: order.carrier,
+          labelId: order.labelId,
+          trackingNumber: order.trackingNumber,
+          pickupDate: new Date(order.pickupDate).toISOString(),
+          pickedUp: order.shipmentStatus === 'PICKED_UP',
         };
       }
-      const order = await db.order.findUniqueOrThrow({ where: { id: orderId }, include: { package: true } });
       let label: Label;
       let adopted = false;
       try {
-        const [orphan, ...others] = await bookedAtCarriers(orderId, [carrier]);
+        const [orphan, ...others] = isFirstBooking(carrier, round) ? [] : await bookedAtCarriers(orderId, [carrier]);
         if (orphan) {
           label = {
             carrier: orphan.carrier,
@@ -108,40 +149,40 @@ export function createShippingActivities({ db, providers }: ActivityDeps) {
           label = await providers.carriers[carrier].book({
             idempotencyKey: idempotencyKeys.label(orderId, carrier, round),
             orderId,
-            weightGrams: order.package?.weightGrams ?? 500,
+            weightGrams: order.weightGrams ?? 500,
             address: order.shippingAddress as never,
           });
         }
       } catch (error) {
-        await recordAttempt(orderId, carrier, round, 'failed', (error as Error).message);
+        await recordAttempt(orderId, carrier, round, 'failed', db, (error as Error).message);
         throw error;
       }
       const booked = label;
       await db.$transaction(async (tx) => {
         await lockOrder(tx, orderId);
-        await tx.shipment.upsert({
-          where: { carrier_labelId: { carrier: booked.carrier, labelId: booked.labelId } },
-          create: {
-            id: `shp-${orderId}-${booked.carrier}-${round}`,
-            orderId,
-            carrier: booked.carrier,
-            labelId: booked.labelId,
-            trackingNumber: booked.trackingNumber,
-            pickupDate: new Date(booked.pickupDate),
-            status: 'BOOKED',
+        await tx.$executeRaw`
+          INSERT INTO shipments (id, order_id, carrier, label_id, tracking_number, pickup_date, status)
+          VALUES (${shipmentId(orderId, booked.carrier, round)}, ${orderId}, ${booked.carrier}, ${booked.labelId},
+                  ${booked.trackingNumber}, ${new Date(booked.pickupDate)}, 'BOOKED')
+          ON CONFLICT (carrier, label_id) DO NOTHING`;
+        await recordEvent(
+          tx,
+          orderId,
+          {
+            id: `${orderId}:label:${carrier}:${round}`,
+            type: 'CarrierBooked',
+            data: {
+              carrier: booked.carrier,
+              labelId: booked.labelId,
+              trackingNumber: booked.trackingNumber,
+              pickupDate: booked.pickupDate,
+              ...(adopted ? { adopted: 'a label booked earlier whose answer was lost' } : {}),
+            },
           },
-          update: {},
-        });
-        await appendEvent(tx, orderId, `${orderId}:label:${carrier}:${round}`, 'CarrierBooked', {
-          carrier: booked.carrier,
-          labelId: booked.labelId,
-          trackingNumber: booked.trackingNumber,
-          pickupDate: booked.pickupDate,
-          ...(adopted ? { adopted: 'a label booked earlier whose answer was lost' } : {}),
-        });
-        await setOrderState(tx, orderId, { status: 'RUNNING', step: 'book-carrier' });
+          { status: 'RUNNING', step: 'book-carrier' },
+        );
+        await recordAttempt(orderId, carrier, round, adopted ? `adopted ${booked.carrier} label` : 'booked', tx);
       });
-      await recordAttempt(orderId, carrier, round, adopted ? `adopted ${booked.carrier} label` : 'booked');
       return { ...booked, pickedUp: false };
     },
 
@@ -177,7 +218,10 @@ export function createShippingActivities({ db, providers }: ActivityDeps) {
         });
       });
       // A label left at another carrier by a booking whose answer was lost (one the booking's lookup could not
-      // see) is voided now, on a best-effort basis: the parcel is handed over whatever happens to it.
+      // see) is voided now, on a best-effort basis: the parcel is handed over whatever happens to it. Nothing is left
+      // to sweep behind a label recorded as the primary's round 0: booked by the first booking, or found at the primary
+      // by the backup's lookup in round 0, which voided anything else it found.
+      if (shipment.id === shipmentId(orderId, 'primary', 0)) return { pickedUpAt };
       try {
         for (const stray of await bookedAtCarriers(orderId, [])) {
           if (stray.carrier !== shipment.carrier || stray.labelId !== shipment.labelId)
