@@ -34,8 +34,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 # The Prisma client is generated code (src/generated/prisma, git-ignored and excluded from the build
 # context), so it is generated here, before tsc compiles it into dist/ with the rest of src.
-# `npm run build` writes dist/** and dist/workflow-bundle.js, the prebuilt workflow bundle the worker
-# loads instead of running webpack at start-up.
+# `npm run build` writes dist/** and dist/workflow-bundle.js (+ .tracing.js, used when tracing is on), the
+# prebuilt workflow bundles the worker loads instead of running webpack at start-up.
 RUN npm run prisma:generate && npm run build
 
 # ---------------------------------------------------------------------------------------------

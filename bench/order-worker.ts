@@ -9,6 +9,7 @@ import { createDb } from '../src/db/client';
 import { createLogger } from '../src/lib/logger';
 import { connectWorker } from '../src/lib/temporal';
 import { createTracing, workerTracingOptions } from '../src/lib/tracing';
+import { workflowBundleFor } from '../src/lib/workflow-bundle';
 import { createHttpProviders } from '../src/providers/http';
 import { createWorker } from '../src/worker';
 
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
       db,
       providers: createHttpProviders({ baseUrl: config.SANDBOX_URL, timeoutMs: config.PROVIDER_TIMEOUT_MS }),
     },
-    workflowBundlePath: config.WORKFLOW_BUNDLE_PATH,
+    workflowBundlePath: config.WORKFLOW_BUNDLE_PATH && workflowBundleFor(config.WORKFLOW_BUNDLE_PATH, tracing.enabled),
     options: { ...workerTracingOptions(tracing, config.WORKFLOW_BUNDLE_PATH !== undefined), ...overrides },
   });
   log.info({ overrides }, 'bench order worker started');

@@ -12,6 +12,7 @@ import { createDb } from './db/client';
 import { createLogger } from './lib/logger';
 import { connectWorker } from './lib/temporal';
 import { createTracing, workerTracingOptions } from './lib/tracing';
+import { workflowBundleFor } from './lib/workflow-bundle';
 import { createHttpProviders } from './providers/http';
 
 export interface WorkerSetup {
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
       db,
       providers: createHttpProviders({ baseUrl: config.SANDBOX_URL, timeoutMs: config.PROVIDER_TIMEOUT_MS }),
     },
-    workflowBundlePath: config.WORKFLOW_BUNDLE_PATH,
+    workflowBundlePath: config.WORKFLOW_BUNDLE_PATH && workflowBundleFor(config.WORKFLOW_BUNDLE_PATH, tracing.enabled),
     options: workerTracingOptions(tracing, config.WORKFLOW_BUNDLE_PATH !== undefined),
   });
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');

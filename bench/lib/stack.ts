@@ -18,6 +18,7 @@ import { ensureDatabase, startPostgres } from '../../src/db/postgres-server';
 import { seed } from '../../src/db/seed';
 import { PROJECT_ROOT, requireBinaryPath } from '../../src/lib/binaries';
 import { devServerArgs } from '../../src/lib/dev-server';
+import { bundleOrderWorkflows } from '../../src/lib/workflow-bundle';
 import { freePort, waitForPort } from '../../src/lib/net';
 
 export const ORDER_TASK_QUEUE = 'harvest-to-door';
@@ -159,14 +160,9 @@ function postgresVersion(): string {
   }
 }
 
-/** The order workflows exactly as scripts/bundle-workflows.mjs bundles them for production. */
+/** The order workflows exactly as `npm run build` bundles them for production (tracing is off here). */
 async function bundleOrders(file: string): Promise<void> {
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: path.join(PROJECT_ROOT, 'src', 'workflows', 'index.ts'),
-    workflowInterceptorModules: [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')],
-    logger: quietBundlerLogger,
-  });
-  fs.writeFileSync(file, code);
+  fs.writeFileSync(file, await bundleOrderWorkflows({ tracing: false, logger: quietBundlerLogger }));
 }
 
 async function bundleCeilings(file: string): Promise<void> {

@@ -9,7 +9,6 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { Pool } from 'pg';
 import { createDb } from '../../src/db/client';
 import { migrate } from '../../src/db/migrate';
@@ -17,6 +16,7 @@ import { ensureDatabase, startPostgres, type RunningPostgres } from '../../src/d
 import { seed } from '../../src/db/seed';
 import { PROJECT_ROOT, requireBinaryPath } from '../../src/lib/binaries';
 import { devServerArgs } from '../../src/lib/dev-server';
+import { bundleOrderWorkflows } from '../../src/lib/workflow-bundle';
 import { freePort, waitForPort } from '../../src/lib/net';
 import { SandboxAdmin } from '../../src/providers/sandbox-admin';
 
@@ -171,11 +171,10 @@ export class ChaosStack {
     this.temporalAddress = `127.0.0.1:${temporal}`;
     this.apiUrl = `http://127.0.0.1:${api}`;
 
-    const bundling = bundleWorkflowCode({
-      workflowsPath: path.join(PROJECT_ROOT, 'src', 'workflows', 'index.ts'),
-      workflowInterceptorModules: [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')],
-      logger: quietLogger,
-    }).then(({ code }) => fs.writeFileSync(this.bundlePath, code));
+    // As `npm run build` bundles it for production (tracing is off here).
+    const bundling = bundleOrderWorkflows({ tracing: false, logger: quietLogger }).then((code) =>
+      fs.writeFileSync(this.bundlePath, code),
+    );
 
     await this.startPostgres();
     await ensureDatabase(this.url('postgres'), 'harvest');

@@ -4,7 +4,6 @@ import { Resource } from '@opentelemetry/resources';
 import {
   BatchSpanProcessor,
   ConsoleSpanExporter,
-  NoopSpanProcessor,
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
@@ -16,6 +15,7 @@ import {
 } from '@temporalio/interceptors-opentelemetry';
 import type { RequestHandler } from 'express';
 import type { Config } from '../config';
+import { WORKFLOW_TRACING_MODULE } from './workflow-bundle';
 
 /**
  * OpenTelemetry tracing from the HTTP request through the workflow to each activity.
@@ -31,10 +31,6 @@ export interface Tracing {
   processor?: SpanProcessor;
   shutdown: () => Promise<void>;
 }
-
-/** The workflow-side interceptor module, added to the workflow bundle when tracing is on. */
-export const WORKFLOW_TRACING_MODULE =
-  require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
 
 export function createTracing(
   service: string,
@@ -60,15 +56,12 @@ export function clientInterceptors(tracing: Tracing) {
   return tracing.enabled ? { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } : undefined;
 }
 
-/** Worker options that carry traces through workflows and activities. */
+/**
+ * Worker options that carry traces through workflows and activities. A prebuilt bundle loaded with tracing on is the
+ * `.tracing.js` one (src/lib/workflow-bundle.ts), which has the workflow interceptors inside already.
+ */
 export function workerTracingOptions(tracing: Tracing, prebuiltBundle = false) {
-  // The prebuilt bundle always contains the workflow interceptors (scripts/bundle-workflows.mjs),
-  // so it always needs the exporter sink; with tracing off, the sink drops every span.
-  if (!tracing.enabled || !tracing.processor) {
-    return prebuiltBundle
-      ? { sinks: { exporter: makeWorkflowExporter(new NoopSpanProcessor(), tracing.resource) } }
-      : {};
-  }
+  if (!tracing.enabled || !tracing.processor) return {};
   return {
     sinks: { exporter: makeWorkflowExporter(tracing.processor, tracing.resource) },
     interceptors: {
