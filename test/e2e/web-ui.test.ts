@@ -60,6 +60,12 @@ describe('embedded stack in a real browser', () => {
       stack?.once('exit', (code) => reject(new Error(`stack exited (${code}):\n${output}`)));
     });
     await ready;
+    if (!fs.existsSync(CHROMIUM)) {
+      throw new Error(
+        `This test drives a real Chromium and found none at ${CHROMIUM}: install Debian's (apt-get install chromium, ` +
+          'as .ci/run does) or set CHROMIUM_PATH to a Chromium or Chrome binary.',
+      );
+    }
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
