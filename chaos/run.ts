@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { buildReport, renderMarkdown } from './lib/report';
+import { buildReport, gitState, renderMarkdown } from './lib/report';
 import { runSession, type Profile, type SessionResult } from './lib/session';
 
 const SHORT: Profile = {
@@ -78,6 +78,8 @@ async function main(): Promise<void> {
     telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
   });
   const startedAt = new Date();
+  // The code under test is what HEAD was when the run began (workers restarted later reload src/).
+  const git = gitState();
   const say = (message: string) => console.log(message);
   say(
     `chaos ${profile.name}: seeds ${seeds.join(', ')}, ${profile.orders} orders per seed, ${profile.driveSec}s of faults`,
@@ -89,7 +91,7 @@ async function main(): Promise<void> {
     sessions.push(result);
     say(`seed ${seed}: ${result.violations.length} violation(s) in ${result.runtimeSec}s`);
   }
-  const report = buildReport(profile.name, startedAt, sessions, os.cpus().length);
+  const report = buildReport(profile.name, startedAt, git, sessions, os.cpus().length);
   fs.mkdirSync(outDir, { recursive: true });
   fs.writeFileSync(path.join(outDir, `${profile.name}.json`), `${JSON.stringify(report, null, 2)}\n`);
   const markdown = renderMarkdown(report);

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import type { SessionResult } from './session';
 
 /** The code the run exercised: HEAD, and whether the working tree had uncommitted changes. */
-function gitState(): { commit: string; dirty: boolean } {
+export function gitState(): { commit: string; dirty: boolean } {
   try {
     const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8' }).trim();
     return {
@@ -42,7 +42,13 @@ function add(into: Record<string, number>, from: Record<string, number>): void {
   for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
 }
 
-export function buildReport(profile: string, startedAt: Date, sessions: SessionResult[], cores: number): RunReport {
+export function buildReport(
+  profile: string,
+  startedAt: Date,
+  git: RunReport['git'],
+  sessions: SessionResult[],
+  cores: number,
+): RunReport {
   const byStatus: Record<string, number> = {};
   const faults: Record<string, number> = {};
   const operations: Record<string, number> = {};
@@ -56,7 +62,7 @@ export function buildReport(profile: string, startedAt: Date, sessions: SessionR
     profile,
     seeds: sessions.map((s) => s.seed),
     startedAt: startedAt.toISOString(),
-    git: gitState(),
+    git,
     runtimeSec: Math.round((Date.now() - startedAt.getTime()) / 1000),
     node: process.version,
     cores,
