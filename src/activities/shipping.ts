@@ -13,8 +13,9 @@ function shipmentId(orderId: string, carrier: CarrierName, round: number): strin
 
 /**
  * The order's first booking: the primary carrier, round 0. No other booking of the order can have come before it, so
- * no label under another key can be waiting at a carrier, and neither the lookup before the booking nor the sweep after
- * the pickup has anything to find (a lost answer of this very booking is answered by its idempotency key).
+ * no label under another key can be waiting at a carrier: its first attempt books without asking the carriers for
+ * orphaned labels, and the sweep after the pickup has nothing to find. A retry still looks first, so a label whose
+ * answer was lost is picked up from the carrier's record instead of posting the booking again into the same fault.
  */
 function isFirstBooking(carrier: CarrierName, round: number): boolean {
   return carrier === 'primary' && round === 0;
@@ -133,7 +134,8 @@ export function createShippingActivities({ db, providers }: ActivityDeps) {
       let label: Label;
       let adopted = false;
       try {
-        const [orphan, ...others] = isFirstBooking(carrier, round) ? [] : await bookedAtCarriers(orderId, [carrier]);
+        const firstTry = isFirstBooking(carrier, round) && Context.current().info.attempt === 1;
+        const [orphan, ...others] = firstTry ? [] : await bookedAtCarriers(orderId, [carrier]);
         if (orphan) {
           label = {
             carrier: orphan.carrier,
