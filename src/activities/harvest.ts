@@ -73,6 +73,12 @@ export function createHarvestActivities({ db }: ActivityDeps) {
           FROM unnest(${harvested.map((h) => h.sku)}::text[], ${harvested.map((h) => h.quantity)}::int[]) AS h (sku, quantity)
           WHERE l.order_id = ${orderId} AND l.sku = h.sku`;
         // The reserved units leave the stock: they are now the order's produce (or, short of the yield, never were).
+        // Product rows are locked in sku order first, as reserveInventory takes them: the set-based update below
+        // locks them in whatever order its join produces, which deadlocked against concurrent reservations.
+        await tx.$queryRaw`
+          SELECT sku FROM products
+          WHERE sku IN (SELECT sku FROM reservations WHERE order_id = ${orderId} AND status = 'ACTIVE')
+          ORDER BY sku FOR UPDATE`;
         await tx.$executeRaw`
           WITH consumed AS (
             UPDATE reservations SET status = 'CONSUMED', settled_at = now()
