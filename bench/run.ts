@@ -259,6 +259,10 @@ export interface ScaleResult {
 export interface WorkerLogCounts {
   slowWorkflowTasks: number;
   workflowTasksTimedOut: number;
+  /** Activity attempts that failed: with the sandbox at zero faults every one is a bug or an overload sign. */
+  failedActivityAttempts: number;
+  /** Of those, PostgreSQL deadlocks (two steps locking the same rows in different orders). */
+  deadlocks: number;
 }
 
 export interface BenchResults {
@@ -749,6 +753,8 @@ async function main(): Promise<void> {
     return {
       slowWorkflowTasks: count('Workflow task duration exceeded'),
       workflowTasksTimedOut: count('Task not found when completing'),
+      failedActivityAttempts: count('"msg":"Activity failed"'),
+      deadlocks: count('deadlock detected'),
     };
   }
   function workerLogMark(): () => WorkerLogCounts {
@@ -758,6 +764,8 @@ async function main(): Promise<void> {
       return {
         slowWorkflowTasks: after.slowWorkflowTasks - before.slowWorkflowTasks,
         workflowTasksTimedOut: after.workflowTasksTimedOut - before.workflowTasksTimedOut,
+        failedActivityAttempts: after.failedActivityAttempts - before.failedActivityAttempts,
+        deadlocks: after.deadlocks - before.deadlocks,
       };
     };
   }
@@ -939,7 +947,10 @@ async function main(): Promise<void> {
         parkUsage,
         memIdle,
         memParked,
-        workerLog: { parking: parkWorkerLog, draining: { slowWorkflowTasks: 0, workflowTasksTimedOut: 0 } },
+        workerLog: {
+          parking: parkWorkerLog,
+          draining: { slowWorkflowTasks: 0, workflowTasksTimedOut: 0, failedActivityAttempts: 0, deadlocks: 0 },
+        },
         acceptedIdle,
         acceptedLoaded,
         signalMs: summarize(signalSamples),

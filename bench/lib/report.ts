@@ -351,7 +351,9 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
   if (results.workerLog) {
     out.push(
       `Worker log over the whole run: ${results.workerLog.slowWorkflowTasks} workflow tasks slower than 5 s, ` +
-        `${results.workerLog.workflowTasksTimedOut} timed out before the worker completed them.`,
+        `${results.workerLog.workflowTasksTimedOut} timed out before the worker completed them; ` +
+        `${results.workerLog.failedActivityAttempts} failed activity attempts (${results.workerLog.deadlocks} of them ` +
+        `PostgreSQL deadlocks; the providers inject no faults here, so each one is worth a look).`,
     );
     out.push('');
   }
