@@ -75,10 +75,13 @@ export function createHarvestActivities({ db }: ActivityDeps) {
         // The reserved units leave the stock: they are now the order's produce (or, short of the yield, never were).
         // Product rows are locked in sku order first, as reserveInventory takes them: the set-based update below
         // locks them in whatever order its join produces, which deadlocked against concurrent reservations.
+        // FOR NO KEY UPDATE is the lock an UPDATE of non-key columns takes. FOR UPDATE would also conflict with the
+        // KEY SHARE locks that foreign-key checks of orders being recorded hold on these rows (in their lines' order,
+        // not sku order): that deadlocked too (test/activities/locking.test.ts).
         await tx.$queryRaw`
           SELECT sku FROM products
           WHERE sku IN (SELECT sku FROM reservations WHERE order_id = ${orderId} AND status = 'ACTIVE')
-          ORDER BY sku FOR UPDATE`;
+          ORDER BY sku FOR NO KEY UPDATE`;
         await tx.$executeRaw`
           WITH consumed AS (
             UPDATE reservations SET status = 'CONSUMED', settled_at = now()
