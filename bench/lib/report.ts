@@ -264,7 +264,7 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
     out.push('## Open loop over HTTP (fixed arrival rate)');
     out.push('');
     out.push(
-      'Latency is measured from the intended send time. Each order: POST /orders, harvest signal, completion awaited.',
+      'Latency is measured from the intended send time. Each order: POST /orders, harvest signal, completion awaited. Completed/s: all orders over the time from the first request to the last completion.',
     );
     out.push('');
     out.push(phaseTable(open, (p) => `${p.ratePerSec ?? '?'} req/s`));
