@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type Activities } from '../../src/activities';
 import { seed } from '../../src/db/seed';
@@ -8,6 +7,7 @@ import { SandboxAdmin } from '../../src/providers/sandbox-admin';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
 import { idempotencyKeys, type OrderInput } from '../../src/workflows/definitions';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { demoOrder } from '../support/orders';
 
 /**
  * Reset safety at the activity level: a reset from the Web UI or the CLI replays a run from an earlier point, so
@@ -47,26 +47,7 @@ describe('activities: reset safety (same order, second run)', () => {
 
   /** An order recorded, reserved, harvested in full and packed: ready to be charged. */
   async function packedOrder(): Promise<OrderInput> {
-    const input: OrderInput = {
-      orderId: `a-${randomUUID()}`,
-      customerId: 'cust-demo',
-      lines: [
-        { sku: 'TOM-HEIRLOOM', quantity: 2 },
-        { sku: 'LET-BUTTER', quantity: 1 },
-      ],
-      acceptPartial: false,
-      currency: 'USD',
-      paymentMethod: 'pm_card_visa',
-      shippingAddress: {
-        name: 'Dana Demo',
-        line1: '1 Orchard Lane',
-        city: 'Springfield',
-        postalCode: '12345',
-        country: 'US',
-      },
-      requestHash: 'test',
-      submittedAt: new Date().toISOString(),
-    };
+    const input = demoOrder('a');
     const { orderId } = input;
     await run('recordOrder', input);
     await run('reserveInventory', { orderId });

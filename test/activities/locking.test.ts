@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Client } from 'pg';
 import { createActivities, type Activities } from '../../src/activities';
 import { seed } from '../../src/db/seed';
 import { createHttpProviders } from '../../src/providers/http';
-import type { OrderInput } from '../../src/workflows/definitions';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { demoOrder } from '../support/orders';
 
 /**
  * Lock modes of the stock steps. Every order that is being recorded or reserved inserts rows that reference the
@@ -46,27 +45,8 @@ describe('activities: stock steps and concurrent foreign-key checks', () => {
   }
 
   async function reservedOrder(): Promise<string> {
-    const orderId = `lock-${randomUUID()}`;
-    const input: OrderInput = {
-      orderId,
-      customerId: 'cust-demo',
-      lines: [
-        { sku: 'TOM-HEIRLOOM', quantity: 2 },
-        { sku: 'LET-BUTTER', quantity: 1 },
-      ],
-      acceptPartial: false,
-      currency: 'USD',
-      paymentMethod: 'pm_card_visa',
-      shippingAddress: {
-        name: 'Dana Demo',
-        line1: '1 Orchard Lane',
-        city: 'Springfield',
-        postalCode: '12345',
-        country: 'US',
-      },
-      requestHash: 'test',
-      submittedAt: new Date().toISOString(),
-    };
+    const input = demoOrder('lock');
+    const { orderId } = input;
     await run('recordOrder', input);
     await run('reserveInventory', { orderId });
     await run('createHarvestTask', { orderId, dueBy: new Date(Date.now() + 86_400_000).toISOString() });
@@ -113,24 +93,9 @@ describe('activities: stock steps and concurrent foreign-key checks', () => {
   });
 
   test('reserveInventory, releaseReservation and cancelHarvest do not wait either', async () => {
-    const orderId = `lock-${randomUUID()}`;
-    await run('recordOrder', {
-      orderId,
-      customerId: 'cust-demo',
-      lines: [{ sku: 'LET-BUTTER', quantity: 1 }],
-      acceptPartial: false,
-      currency: 'USD',
-      paymentMethod: 'pm_card_visa',
-      shippingAddress: {
-        name: 'Dana Demo',
-        line1: '1 Orchard Lane',
-        city: 'Springfield',
-        postalCode: '12345',
-        country: 'US',
-      },
-      requestHash: 'test',
-      submittedAt: new Date().toISOString(),
-    });
+    const input = demoOrder('lock', { lines: [{ sku: 'LET-BUTTER', quantity: 1 }] });
+    const { orderId } = input;
+    await run('recordOrder', input);
     await whileForeignKeyChecksHold(() => run('reserveInventory', { orderId }));
     await expect(whileForeignKeyChecksHold(() => run('releaseReservation', { orderId }))).resolves.toEqual({
       released: 1,

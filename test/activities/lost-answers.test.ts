@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type Activities } from '../../src/activities';
 import { seed } from '../../src/db/seed';
@@ -8,6 +7,7 @@ import { SandboxAdmin } from '../../src/providers/sandbox-admin';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
 import { idempotencyKeys, type OrderInput } from '../../src/workflows/definitions';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { demoOrder } from '../support/orders';
 
 /**
  * What the chaos suite (npm run chaos) found, pinned at the activity level: provider effects whose every answer was
@@ -44,23 +44,7 @@ describe('activities: effects whose answers were lost, and finished orders repla
   }
 
   function input(lines = [{ sku: 'KAL-LACINATO', quantity: 2 }]): OrderInput {
-    return {
-      orderId: `la-${randomUUID()}`,
-      customerId: 'cust-demo',
-      lines,
-      acceptPartial: false,
-      currency: 'USD',
-      paymentMethod: 'pm_card_visa',
-      shippingAddress: {
-        name: 'Dana Demo',
-        line1: '1 Orchard Lane',
-        city: 'Springfield',
-        postalCode: '12345',
-        country: 'US',
-      },
-      requestHash: 'test',
-      submittedAt: new Date().toISOString(),
-    };
+    return demoOrder('la', { lines });
   }
 
   async function packedOrder(): Promise<OrderInput> {

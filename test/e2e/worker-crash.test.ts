@@ -17,6 +17,7 @@ import {
 import type { orderFulfillment } from '../../src/workflows';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { startDevServer, type DevServer } from '../support/dev-server';
+import { demoOrder } from '../support/orders';
 
 /**
  * The crash a worker fleet actually sees: the worker process dies (OOM kill, node drained, SIGKILL)
@@ -148,26 +149,7 @@ describe('order worker crash (real dev server, worker in a child process)', () =
     handle.query(statusQuery).catch(() => undefined);
 
   function order(): OrderInput {
-    return {
-      orderId: `e2e-${randomUUID()}`,
-      customerId: 'cust-demo',
-      lines: [
-        { sku: 'TOM-HEIRLOOM', quantity: 2 },
-        { sku: 'LET-BUTTER', quantity: 1 },
-      ],
-      acceptPartial: false,
-      currency: 'USD',
-      paymentMethod: 'pm_card_visa',
-      shippingAddress: {
-        name: 'Dana Demo',
-        line1: '1 Orchard Lane',
-        city: 'Springfield',
-        postalCode: '12345',
-        country: 'US',
-      },
-      requestHash: 'e2e',
-      submittedAt: new Date().toISOString(),
-    };
+    return demoOrder('e2e', { requestHash: 'e2e' });
   }
 
   it('when the worker process is SIGKILLed mid-order, then a new worker finishes the order without repeating completed steps', async () => {

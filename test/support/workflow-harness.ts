@@ -27,6 +27,7 @@ import {
 import { orderFulfillment } from '../../src/workflows';
 import { SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes';
 import { createTestDatabase, type TestDatabase } from './db';
+import { demoOrder } from './orders';
 
 let runtimeInstalled = false;
 function quietRuntime(): void {
@@ -108,30 +109,7 @@ export async function createWorkflowHarness(options: { providerTimeoutMs?: numbe
     sandbox,
     admin: new SandboxAdmin(sandbox.url),
     providers,
-    order: (overrides = {}) => {
-      const orderId = `t-${randomUUID()}`;
-      return {
-        orderId,
-        customerId: 'cust-demo',
-        lines: [
-          { sku: 'TOM-HEIRLOOM', quantity: 2 },
-          { sku: 'LET-BUTTER', quantity: 1 },
-        ],
-        acceptPartial: false,
-        currency: 'USD',
-        paymentMethod: 'pm_card_visa',
-        shippingAddress: {
-          name: 'Dana Demo',
-          line1: '1 Orchard Lane',
-          city: 'Springfield',
-          postalCode: '12345',
-          country: 'US',
-        },
-        requestHash: 'test',
-        submittedAt: new Date().toISOString(),
-        ...overrides,
-      };
-    },
+    order: (overrides = {}) => demoOrder('t', overrides),
     run: async (input, body, runOptions = {}) => {
       const taskQueue = `tq-${randomUUID()}`;
       const overrides =
