@@ -1,5 +1,5 @@
-import { ApplicationFailure } from '@temporalio/common';
-import { harvestTaskId, type HarvestYield } from '../workflows/definitions';
+import { harvestTaskId, type HarvestYield, type OrderProgress } from '../workflows/definitions';
+import { businessFailure } from '../workflows/failures';
 import { appendEvent, lockOrder, recordEvent, type ActivityDeps } from './shared';
 
 /** Harvest context: tasks for field crews and what they actually picked. */
@@ -9,9 +9,11 @@ export function createHarvestActivities({ db }: ActivityDeps) {
     async createHarvestTask({
       orderId,
       dueBy,
+      progress,
     }: {
       orderId: string;
       dueBy: string;
+      progress: OrderProgress;
     }): Promise<{ taskId: string; dueBy: string }> {
       const taskId = harvestTaskId(orderId);
       return db.$transaction(async (tx) => {
@@ -28,7 +30,7 @@ export function createHarvestActivities({ db }: ActivityDeps) {
           tx,
           orderId,
           { id: `${orderId}:harvest-scheduled`, type: 'HarvestScheduled', data: { taskId, dueBy } },
-          { status: 'AWAITING_HARVEST', step: 'harvest' },
+          { progress },
         );
         return { taskId, dueBy };
       });
@@ -43,7 +45,15 @@ export function createHarvestActivities({ db }: ActivityDeps) {
      * non-retryable `HarvestClosed`: recording it again would ship, or return to stock a second time, produce the
      * order no longer holds.
      */
-    async recordHarvest({ orderId, yields }: { orderId: string; yields: HarvestYield[] }): Promise<HarvestYield[]> {
+    async recordHarvest({
+      orderId,
+      yields,
+      progress,
+    }: {
+      orderId: string;
+      yields: HarvestYield[];
+      progress: OrderProgress;
+    }): Promise<HarvestYield[]> {
       const taskId = harvestTaskId(orderId);
       return db.$transaction(async (tx) => {
         await lockOrder(tx, orderId);
@@ -55,11 +65,10 @@ export function createHarvestActivities({ db }: ActivityDeps) {
           return lines.map((line) => ({ sku: line.sku, quantity: line.harvested ?? 0 }));
         }
         if (task && task.status !== 'OPEN') {
-          throw ApplicationFailure.create({
-            type: 'HarvestClosed',
-            message: `Harvest task ${taskId} is ${task.status}: its produce is no longer with this order`,
-            nonRetryable: true,
-          });
+          throw businessFailure(
+            'HarvestClosed',
+            `Harvest task ${taskId} is ${task.status}: its produce is no longer with this order`,
+          );
         }
         const harvested = lines.map((line) => ({
           sku: line.sku,
@@ -94,7 +103,7 @@ export function createHarvestActivities({ db }: ActivityDeps) {
           tx,
           orderId,
           { id: `${orderId}:harvested`, type: 'HarvestCompleted', data: { taskId, yields: harvested } },
-          { status: 'RUNNING', step: 'harvest' },
+          { progress },
         );
         return harvested;
       });

@@ -1,6 +1,29 @@
-import { ApplicationFailure } from '@temporalio/common';
-import type { ReservedLine } from '../workflows/definitions';
-import { appendEvent, lockOrder, recordEvent, type ActivityDeps } from './shared';
+import { TERMINAL_STATUSES, type OrderProgress, type ReservedLine, type StockShortage } from '../workflows/definitions';
+import { businessFailure } from '../workflows/failures';
+import { appendEvent, lockOrder, recordEvent, type ActivityDeps, type Tx } from './shared';
+
+/**
+ * Take the stock of every line, in sku order (so two orders never deadlock each other), each decrement conditional
+ * on enough being available. Returns the lines that were short, with what there was of them.
+ */
+async function takeStock(tx: Tx, lines: readonly { sku: string; quantity: number }[]): Promise<StockShortage[]> {
+  const short: { sku: string; quantity: number }[] = [];
+  for (const line of lines) {
+    const updated = await tx.$executeRaw`
+      UPDATE products SET available = available - ${line.quantity}, reserved = reserved + ${line.quantity},
+                          updated_at = now()
+      WHERE sku = ${line.sku} AND available >= ${line.quantity}`;
+    if (updated !== 1) short.push(line);
+  }
+  if (short.length === 0) return [];
+  const rows = await tx.$queryRaw<{ sku: string; available: number }[]>`
+    SELECT sku, available FROM products WHERE sku = ANY(${short.map((l) => l.sku)}::text[])`;
+  return short.map((line) => ({
+    sku: line.sku,
+    requested: line.quantity,
+    available: rows.find((row) => row.sku === line.sku)?.available ?? 0,
+  }));
+}
 
 /** Inventory context: promising stock to orders without ever overselling. */
 export function createInventoryActivities({ db }: ActivityDeps) {
@@ -9,9 +32,16 @@ export function createInventoryActivities({ db }: ActivityDeps) {
      * Reserve every line of the order or none. Each decrement is conditional
      * (`available >= quantity`) and its row count is checked, so concurrent orders for the last
      * units can never oversell; a CHECK constraint backs this up in the database.
-     * Out of stock is a business failure: non-retryable, it cancels the order.
+     * Out of stock is a business failure naming every short line (`{ shortages: StockShortage[] }`): it cancels the
+     * order, and the caller of `POST /orders` is told at once.
      */
-    async reserveInventory({ orderId }: { orderId: string }): Promise<ReservedLine[]> {
+    async reserveInventory({
+      orderId,
+      progress,
+    }: {
+      orderId: string;
+      progress: OrderProgress;
+    }): Promise<ReservedLine[]> {
       return db.$transaction(async (tx) => {
         const order = await lockOrder(tx, orderId);
         const lines = await tx.$queryRaw<(ReservedLine & { alreadyReserved: boolean })[]>`
@@ -24,29 +54,17 @@ export function createInventoryActivities({ db }: ActivityDeps) {
         if (!lines.some((line) => line.alreadyReserved)) {
           // A finished order that never reserved (out of stock, cancelled first) does not start reserving when a
           // reset run replays it: its outcome is recorded, and the stock may now be promised to others.
-          if (['COMPLETED', 'CANCELLED', 'FAILED'].includes(order.status)) {
-            throw ApplicationFailure.create({
-              type: 'OrderClosed',
-              message: `Order ${orderId} is already ${order.status}; nothing is reserved for it any more`,
-              nonRetryable: true,
-            });
+          if (TERMINAL_STATUSES.includes(order.status)) {
+            throw businessFailure(
+              'OrderClosed',
+              `Order ${orderId} is already ${order.status}; nothing is reserved for it any more`,
+            );
           }
-          // Lock products in a fixed order (sku ascending) so two orders never deadlock each other.
-          for (const line of lines) {
-            const updated = await tx.$executeRaw`
-              UPDATE products SET available = available - ${line.quantity}, reserved = reserved + ${line.quantity},
-                                  updated_at = now()
-              WHERE sku = ${line.sku} AND available >= ${line.quantity}`;
-            if (updated !== 1) {
-              const product = await tx.product.findUnique({ where: { sku: line.sku } });
-              // Throwing rolls back the decrements already made for earlier lines.
-              throw ApplicationFailure.create({
-                type: 'OutOfStock',
-                message: `Out of stock: ${line.sku} (ordered ${line.quantity}, available ${product?.available ?? 0})`,
-                nonRetryable: true,
-                details: [{ sku: line.sku, requested: line.quantity, available: product?.available ?? 0 }],
-              });
-            }
+          const shortages = await takeStock(tx, lines);
+          if (shortages.length > 0) {
+            // Throwing rolls back the decrements made for the other lines: all lines or none.
+            const named = shortages.map((s) => `${s.sku} (ordered ${s.requested}, available ${s.available})`);
+            throw businessFailure('OutOfStock', `Out of stock: ${named.join(', ')}`, { details: { shortages } });
           }
           await tx.$executeRaw`
             INSERT INTO reservations (order_id, sku, quantity, status)
@@ -60,7 +78,7 @@ export function createInventoryActivities({ db }: ActivityDeps) {
               type: 'InventoryReserved',
               data: { lines: lines.map((line) => ({ sku: line.sku, quantity: line.quantity })) },
             },
-            { step: 'reserve-inventory' },
+            { progress },
           );
         }
         return lines.map(({ sku, quantity, unitPriceCents, harvestLeadDays, shelfLifeDays }) => ({

@@ -1,5 +1,5 @@
-import { ApplicationFailure } from '@temporalio/common';
-import type { OrderInput, OrderStatus, OrderStep } from '../workflows/definitions';
+import { orderWorkflowId, type OrderInput, type OrderProgress, type OrderStatus } from '../workflows/definitions';
+import { businessFailure } from '../workflows/failures';
 import { lockOrder, recordEvent, type ActivityDeps } from './shared';
 
 /** Orders context: the order record itself and its audit trail. */
@@ -7,10 +7,16 @@ export function createOrderActivities({ db }: ActivityDeps) {
   return {
     /**
      * The workflow's first step: Temporal is the outbox, so the order row is written here rather
-     * than by the API. Idempotent: a retry or a reset finds the row and leaves it. Returns the row's
-     * status, so a reset run of a finished order knows that it is one.
+     * than by the API, with the progress the workflow hands it. Idempotent: a retry or a reset finds the row and
+     * leaves it. Returns the row's status, so a reset run of a finished order knows that it is one.
      */
-    async recordOrder(input: OrderInput): Promise<{ totalCents: number; status: OrderStatus }> {
+    async recordOrder({
+      order: input,
+      progress,
+    }: {
+      order: OrderInput;
+      progress: OrderProgress;
+    }): Promise<{ totalCents: number; status: OrderStatus }> {
       return db.$transaction(async (tx) => {
         const skus = input.lines.map((line) => line.sku);
         const [known] = await tx.$queryRaw<{ customer: boolean; skus: string[] | null }[]>`
@@ -18,24 +24,18 @@ export function createOrderActivities({ db }: ActivityDeps) {
                  (SELECT array_agg(sku) FROM products WHERE sku = ANY(${skus}::text[])) AS skus`;
         const missing = skus.filter((sku) => !known?.skus?.includes(sku));
         if (missing.length > 0) {
-          throw ApplicationFailure.create({
-            type: 'UnknownProduct',
-            message: `Unknown SKU(s): ${missing.join(', ')}`,
-            nonRetryable: true,
+          throw businessFailure('UnknownProduct', `Unknown SKU(s): ${missing.join(', ')}`, {
+            details: { skus: missing },
           });
         }
         if (!known?.customer) {
-          throw ApplicationFailure.create({
-            type: 'UnknownCustomer',
-            message: `Unknown customer ${input.customerId}`,
-            nonRetryable: true,
-          });
+          throw businessFailure('UnknownCustomer', `Unknown customer ${input.customerId}`);
         }
         const inserted = await tx.$executeRaw`
           INSERT INTO orders (id, customer_id, workflow_id, request_hash, status, step, accept_partial, currency,
                               payment_method, shipping_address, created_at)
-          VALUES (${input.orderId}, ${input.customerId}, ${`order-${input.orderId}`}, ${input.requestHash}, 'RUNNING',
-                  'received', ${input.acceptPartial}, ${input.currency}, ${input.paymentMethod},
+          VALUES (${input.orderId}, ${input.customerId}, ${orderWorkflowId(input.orderId)}, ${input.requestHash},
+                  ${progress.status}, ${progress.step}, ${input.acceptPartial}, ${input.currency}, ${input.paymentMethod},
                   ${JSON.stringify(input.shippingAddress)}::jsonb, ${new Date(input.submittedAt)})
           ON CONFLICT (id) DO NOTHING`;
         if (inserted > 0) {
@@ -60,27 +60,25 @@ export function createOrderActivities({ db }: ActivityDeps) {
     },
 
     /**
-     * Move the read model and append an event in one transaction. `eventKey` makes the event
-     * idempotent: the same key from a retried activity is recorded once.
+     * Append an event to the audit trail and record the progress the workflow hands over, in one transaction.
+     * `event.key` makes the event idempotent: the same key from a retried activity is recorded once.
      */
-    async markOrder(change: {
+    async markOrder({
+      orderId,
+      progress,
+      event,
+    }: {
       orderId: string;
-      status?: OrderStatus;
-      step?: OrderStep;
-      reason?: string | null;
-      eventKey: string;
-      eventType: string;
-      data?: Record<string, unknown>;
+      progress: OrderProgress;
+      event: { key: string; type: string; data?: Record<string, unknown> };
     }): Promise<void> {
       await db.$transaction(async (tx) => {
-        await lockOrder(tx, change.orderId);
-        // Terminal states are guarded, so a late non-terminal update never overwrites them.
-        const { orderId, status, step, reason } = change;
+        await lockOrder(tx, orderId);
         await recordEvent(
           tx,
           orderId,
-          { id: `${orderId}:${change.eventKey}`, type: change.eventType, data: change.data },
-          { status, step, reason },
+          { id: `${orderId}:${event.key}`, type: event.type, data: event.data },
+          { progress },
         );
       });
     },

@@ -1,3 +1,4 @@
+import type { OrderProgress } from '../workflows/definitions';
 import { appendEvent, lockOrder, recordEvent, type ActivityDeps } from './shared';
 
 /** A parcel weighs half a kilo per harvested unit in this farm's packing rules. */
@@ -10,7 +11,13 @@ export function packageId(orderId: string): string {
 /** Packing context: a parcel from what was actually harvested. */
 export function createPackingActivities({ db }: ActivityDeps) {
   return {
-    async packOrder({ orderId }: { orderId: string }): Promise<{ packageId: string; weightGrams: number }> {
+    async packOrder({
+      orderId,
+      progress,
+    }: {
+      orderId: string;
+      progress: OrderProgress;
+    }): Promise<{ packageId: string; weightGrams: number }> {
       const id = packageId(orderId);
       return db.$transaction(async (tx) => {
         await lockOrder(tx, orderId);
@@ -36,7 +43,7 @@ export function createPackingActivities({ db }: ActivityDeps) {
           tx,
           orderId,
           { id: `${orderId}:packed`, type: 'OrderPacked', data: { packageId: id, contents, weightGrams } },
-          { step: 'pack' },
+          { progress },
         );
         return { packageId: id, weightGrams };
       });

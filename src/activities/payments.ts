@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { idempotencyKeys } from '../workflows/definitions';
+import { idempotencyKeys, type OrderProgress } from '../workflows/definitions';
+import { businessFailure } from '../workflows/failures';
 import { appendEvent, lockOrder, recordEvent, type ActivityDeps } from './shared';
 
 /** Payments context: charge for what was harvested, refund on compensation. */
@@ -12,8 +13,10 @@ export function createPaymentActivities({ db, providers }: ActivityDeps) {
      */
     async chargeOrder({
       orderId,
+      progress,
     }: {
       orderId: string;
+      progress: OrderProgress;
     }): Promise<{ chargeId: string; amountCents: number; currency: string }> {
       const idempotencyKey = idempotencyKeys.charge(orderId);
       // The order, its amount (the harvested quantities at the recorded prices) and any payment recorded for it.
@@ -37,11 +40,7 @@ export function createPaymentActivities({ db, providers }: ActivityDeps) {
         FROM orders o LEFT JOIN payments p ON p.idempotency_key = ${idempotencyKey}
         WHERE o.id = ${orderId}`;
       if (!order) {
-        throw ApplicationFailure.create({
-          type: 'OrderNotRecorded',
-          message: `Order ${orderId} is not in the database`,
-          nonRetryable: true,
-        });
+        throw businessFailure('OrderNotRecorded', `Order ${orderId} is not in the database`);
       }
       if (order.paymentStatus === 'SUCCEEDED' && order.chargeId) {
         return { chargeId: order.chargeId, amountCents: order.paidCents ?? 0, currency: order.paidCurrency ?? '' };
@@ -49,19 +48,11 @@ export function createPaymentActivities({ db, providers }: ActivityDeps) {
       if (order.paymentStatus === 'REFUNDED') {
         // A reset run replaying a refunded order: the gateway would hand back the original charge, money that is
         // already returned. Never ship on it.
-        throw ApplicationFailure.create({
-          type: 'OrderClosed',
-          message: `Order ${orderId} was charged and refunded already`,
-          nonRetryable: true,
-        });
+        throw businessFailure('OrderClosed', `Order ${orderId} was charged and refunded already`);
       }
       const { amountCents } = order;
       if (amountCents <= 0) {
-        throw ApplicationFailure.create({
-          type: 'NothingToCharge',
-          message: 'Nothing was harvested',
-          nonRetryable: true,
-        });
+        throw businessFailure('NothingToCharge', 'Nothing was harvested');
       }
       try {
         const charge = await providers.payments.charge({
@@ -88,7 +79,7 @@ export function createPaymentActivities({ db, providers }: ActivityDeps) {
               type: 'PaymentCaptured',
               data: { chargeId: charge.chargeId, amountCents: charge.amountCents },
             },
-            { step: 'charge', chargedCents: charge.amountCents },
+            { progress, chargedCents: charge.amountCents },
           );
         });
         return charge;

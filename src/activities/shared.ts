@@ -1,8 +1,8 @@
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import type { Db, Prisma } from '../db/client';
 import type { Providers } from '../providers/types';
-import type { OrderStatus, OrderStep } from '../workflows/definitions';
+import type { OrderProgress, OrderStatus } from '../workflows/definitions';
+import { businessFailure } from '../workflows/failures';
 
 /** What every activity context receives from the worker. */
 export interface ActivityDeps {
@@ -22,20 +22,18 @@ export async function lockOrder(tx: Tx, orderId: string): Promise<{ status: Orde
   >`SELECT status FROM orders WHERE id = ${orderId} FOR UPDATE`;
   const row = rows[0];
   if (!row) {
-    throw ApplicationFailure.create({
-      type: 'OrderNotRecorded',
-      message: `Order ${orderId} is not in the database`,
-      nonRetryable: true,
-    });
+    throw businessFailure('OrderNotRecorded', `Order ${orderId} is not in the database`);
   }
   return row;
 }
 
-/** What a step changes in the order's read model. Terminal orders keep their status, step and reason. */
+/**
+ * What a step changes in the order's read model: the progress the workflow handed to the activity (activities never
+ * choose a status themselves) and facts such as the charged amount. Terminal orders keep their status, step and
+ * reason, so a reset run replaying a finished order cannot move it back.
+ */
 export interface OrderChange {
-  status?: OrderStatus;
-  step?: OrderStep;
-  reason?: string | null;
+  progress?: OrderProgress;
   chargedCents?: number;
 }
 
@@ -50,6 +48,7 @@ export async function recordEvent(
   event: { id: string; type: string; data?: Record<string, unknown> },
   change?: OrderChange,
 ): Promise<boolean> {
+  const progress = change?.progress;
   const [row] = await tx.$queryRaw<{ inserted: number }[]>`
     WITH event AS (
       INSERT INTO order_events (event_id, order_id, version, event_type, data)
@@ -60,10 +59,10 @@ export async function recordEvent(
     ), change AS (
       UPDATE orders SET
         status = CASE WHEN status IN ('COMPLETED', 'CANCELLED', 'FAILED') THEN status
-                      ELSE COALESCE(${change?.status ?? null}, status) END,
-        step = CASE WHEN status IN ('COMPLETED', 'CANCELLED', 'FAILED') THEN step ELSE COALESCE(${change?.step ?? null}, step) END,
-        outcome_reason = CASE WHEN status IN ('COMPLETED', 'CANCELLED', 'FAILED') OR NOT ${change?.reason !== undefined}
-                              THEN outcome_reason ELSE ${change?.reason ?? null} END,
+                      ELSE COALESCE(${progress?.status ?? null}, status) END,
+        step = CASE WHEN status IN ('COMPLETED', 'CANCELLED', 'FAILED') THEN step ELSE COALESCE(${progress?.step ?? null}, step) END,
+        outcome_reason = CASE WHEN status IN ('COMPLETED', 'CANCELLED', 'FAILED') OR NOT ${progress !== undefined}
+                              THEN outcome_reason ELSE ${progress?.reason ?? null} END,
         charged_cents = COALESCE(${change?.chargedCents ?? null}::int, charged_cents),
         updated_at = now()
       WHERE id = ${orderId} AND ${change !== undefined}

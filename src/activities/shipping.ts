@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ProviderUnavailableError } from '../providers/errors';
 import type { Label, RecordedLabel } from '../providers/types';
-import { idempotencyKeys, type CarrierName, type ShipmentView } from '../workflows/definitions';
+import { idempotencyKeys, type CarrierName, type OrderProgress, type ShipmentView } from '../workflows/definitions';
 import { appendEvent, lockOrder, recordEvent, type ActivityDeps, type Tx } from './shared';
 
 const CARRIERS: CarrierName[] = ['primary', 'backup'];
@@ -95,10 +95,12 @@ export function createShippingActivities({ db, providers }: ActivityDeps) {
       orderId,
       carrier,
       round,
+      progress,
     }: {
       orderId: string;
       carrier: CarrierName;
       round: number;
+      progress: OrderProgress;
     }): Promise<ShipmentView> {
       // The order's active label if it has one, else what a booking needs: the parcel's weight and the address.
       const [order] = await db.$queryRaw<
@@ -181,7 +183,7 @@ export function createShippingActivities({ db, providers }: ActivityDeps) {
               ...(adopted ? { adopted: 'a label booked earlier whose answer was lost' } : {}),
             },
           },
-          { status: 'RUNNING', step: 'book-carrier' },
+          { progress },
         );
         await recordAttempt(orderId, carrier, round, adopted ? `adopted ${booked.carrier} label` : 'booked', tx);
       });

@@ -8,7 +8,9 @@
  *   Temporal retries. Retrying is safe because every mutating call carries an idempotency key.
  */
 
-/** `ApplicationFailure.type` values thrown by the provider clients. */
+import type { StepFailureType } from '../workflows/failures';
+
+/** `ApplicationFailure.type` values thrown by the provider clients: a subset of the order's failures (../workflows/failures). */
 export const ProviderFailureTypes = {
   /** 402 from the gateway: card declined or insufficient funds. */
   PaymentDeclined: 'PaymentDeclined',
@@ -28,7 +30,7 @@ export const ProviderFailureTypes = {
   ProviderRejected: 'ProviderRejected',
   /** A success response that does not match the provider's contract. */
   ProviderProtocolError: 'ProviderProtocolError',
-} as const;
+} as const satisfies Record<string, StepFailureType>;
 
 /** One of {@link ProviderFailureTypes}. */
 export type ProviderFailureType = (typeof ProviderFailureTypes)[keyof typeof ProviderFailureTypes];

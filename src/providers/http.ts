@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { businessFailure } from '../workflows/failures';
 import { z } from 'zod';
 import type { ProblemBody } from '../sandbox/contract';
 import { ProviderFailureTypes, ProviderUnavailableError, type ProviderFailureType } from './errors';
@@ -142,12 +142,11 @@ export function createHttpProviders(options: HttpProvidersOptions): Providers {
           ? ProviderFailureTypes.IdempotencyKeyReused
           : (spec.refusals?.(status, problem) ??
             (status === 404 ? ProviderFailureTypes.NotFound : ProviderFailureTypes.ProviderRejected));
-      throw ApplicationFailure.create({
+      throw businessFailure(
         type,
-        message: `${spec.provider} refused ${spec.method} ${spec.path}: ${status} ${problem.type}: ${problem.detail}`,
-        nonRetryable: true,
-        details: [problem],
-      });
+        `${spec.provider} refused ${spec.method} ${spec.path}: ${status} ${problem.type}: ${problem.detail}`,
+        { details: problem },
+      );
     }
     if (status < 200 || status >= 300) throw unavailable(`answered unexpected status ${status}`, status);
     if (json === undefined) {
@@ -156,12 +155,11 @@ export function createHttpProviders(options: HttpProvidersOptions): Providers {
     }
     const parsed = spec.response.safeParse(json);
     if (!parsed.success) {
-      throw ApplicationFailure.create({
-        type: ProviderFailureTypes.ProviderProtocolError,
-        message: `${spec.provider} answered ${spec.method} ${spec.path} with an unexpected body: ${parsed.error.message}`,
-        nonRetryable: true,
-        details: [json],
-      });
+      throw businessFailure(
+        ProviderFailureTypes.ProviderProtocolError,
+        `${spec.provider} answered ${spec.method} ${spec.path} with an unexpected body: ${parsed.error.message}`,
+        { details: json },
+      );
     }
     return parsed.data;
   }

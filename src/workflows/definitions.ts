@@ -2,7 +2,7 @@
  * The contract of the order workflow: IDs, messages, status types and the pure rules the workflow
  * shares with the API. Imported by workflow code, so it must stay free of Node, Prisma and config.
  */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 /** Default task queue; deployments may override it with TEMPORAL_TASK_QUEUE. */
 export const DEFAULT_TASK_QUEUE = 'harvest-to-door';
@@ -73,12 +73,22 @@ export type OrderStatus =
 
 export const TERMINAL_STATUSES: readonly OrderStatus[] = ['COMPLETED', 'CANCELLED', 'FAILED'];
 
+/**
+ * What the workflow hands to every activity that records a step: the order's status, step and reason as the
+ * workflow's state decides them. Activities write it; they never choose a status of their own.
+ */
+export interface OrderProgress {
+  status: OrderStatus;
+  step: OrderStep;
+  reason: string | null;
+}
+
 export interface HarvestYield {
   sku: string;
   quantity: number;
 }
 
-/** Signal payloads. */
+/** Message payloads (each is both a signal, for `temporal workflow signal`, and an Update). */
 export interface HarvestCompleted {
   taskId: string;
   yields: HarvestYield[];
@@ -91,6 +101,55 @@ export interface CancelOrder {
 export interface RetryCarrierBooking {
   requestedBy: string;
   note?: string;
+}
+
+/** The argument of the `placeOrder` Update the API sends with the start: the body hash of this request. */
+export interface PlaceOrder {
+  requestHash: string;
+}
+
+/** Product facts the harvest window is derived from (returned by reserve-inventory). */
+export interface ReservedLine {
+  sku: string;
+  quantity: number;
+  unitPriceCents: number;
+  harvestLeadDays: number;
+  shelfLifeDays: number;
+}
+
+/** The answer to `placeOrder`: stock is reserved and the crew has a task. Everything after this is asynchronous. */
+export interface OrderAcceptance {
+  orderId: string;
+  lines: { sku: string; quantity: number; unitPriceCents: number }[];
+  harvestTask: { taskId: string; dueBy: string };
+  /** False for the first caller of a new order; true when the same order was placed before (same key and body). */
+  replayed: boolean;
+}
+
+/** One SKU an order asked more of than there was, as `OutOfStock` details carry it. */
+export interface StockShortage {
+  sku: string;
+  requested: number;
+  available: number;
+}
+
+/** The answer to an accepted `cancelOrder` Update: the workflow is undoing the order (or already was). */
+export interface CancelAccepted {
+  orderId: string;
+  /** True when the order was already being cancelled or compensated: nothing new happens. */
+  alreadyCancelling: boolean;
+}
+
+/** The answer to an accepted `reportHarvest` Update: the workflow holds these yields and goes on with them. */
+export interface HarvestAccepted {
+  orderId: string;
+  taskId: string;
+  yields: HarvestYield[];
+}
+
+/** The answer to an accepted `retryCarrierBooking` Update: the booking is tried again with both carriers. */
+export interface RetryAccepted {
+  orderId: string;
 }
 
 export interface TimelineEntry {
@@ -115,6 +174,13 @@ export interface ShipmentView {
   pickedUp: boolean;
 }
 
+export interface CarrierAttempt {
+  carrier: CarrierName;
+  round: number;
+  outcome: 'booked' | 'failed';
+  detail?: string;
+}
+
 /** What the `status` query returns: enough for an operator to understand the order at a glance. */
 export interface OrderStatusView {
   orderId: string;
@@ -127,7 +193,7 @@ export interface OrderStatusView {
   harvest?: { taskId: string; dueBy: string; yields?: HarvestYield[] };
   payment?: { chargeId: string; amountCents: number; currency: string };
   shipment?: ShipmentView;
-  carrierAttempts: { carrier: CarrierName; round: number; outcome: 'booked' | 'failed'; detail?: string }[];
+  carrierAttempts: CarrierAttempt[];
   cancelRequest?: CancelOrder & { at: string; honoured: boolean };
 }
 
@@ -140,19 +206,21 @@ export interface OrderResult {
   reason?: string;
 }
 
+/**
+ * Messages. Decisions a caller waits on are Updates: the validator refuses (with a failure type from
+ * `./failures`), the handler changes the order. The same decisions also arrive as signals from the
+ * `temporal workflow signal` recipes; both go through the same decision functions (./order-state), so they never
+ * disagree. A refused signal is noted in the order's timeline.
+ */
+export const placeOrderUpdate = defineUpdate<OrderAcceptance, [PlaceOrder]>('placeOrder');
+export const cancelOrderUpdate = defineUpdate<CancelAccepted, [CancelOrder]>('cancelOrder');
+export const reportHarvestUpdate = defineUpdate<HarvestAccepted, [HarvestCompleted]>('reportHarvest');
+export const retryCarrierBookingUpdate = defineUpdate<RetryAccepted, [RetryCarrierBooking]>('retryCarrierBooking');
+
 export const harvestCompletedSignal = defineSignal<[HarvestCompleted]>('harvestCompleted');
 export const cancelOrderSignal = defineSignal<[CancelOrder]>('cancelOrder');
 export const retryCarrierBookingSignal = defineSignal<[RetryCarrierBooking]>('retryCarrierBooking');
 export const statusQuery = defineQuery<OrderStatusView>('status');
-
-/** Product facts the harvest window is derived from (returned by reserve-inventory). */
-export interface ReservedLine {
-  sku: string;
-  quantity: number;
-  unitPriceCents: number;
-  harvestLeadDays: number;
-  shelfLifeDays: number;
-}
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

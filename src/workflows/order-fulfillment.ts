@@ -1,625 +1,490 @@
 import {
-  ActivityCancellationType,
-  ActivityFailure,
-  ApplicationFailure,
+  allHandlersFinished,
   CancellationScope,
   CancelledFailure,
   condition,
   isCancellation,
   log,
-  patched,
-  proxyActivities,
-  proxyLocalActivities,
-  setCurrentDetails,
   setHandler,
-  upsertSearchAttributes,
-  workflowInfo,
-  type ActivityOptions,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import {
+  carriers,
+  compensations,
+  database,
+  DATABASE_PRESET,
+  notifications,
+  payments,
+  pickups,
+  PRESETS,
+  summarised,
+} from './activity-proxies';
 import {
   cancelOrderSignal,
+  cancelOrderUpdate,
   harvestCompletedSignal,
-  harvestTaskId,
   harvestWindowMs,
   PARKED_TIMEOUT,
+  placeOrderUpdate,
+  reportHarvestUpdate,
   retryCarrierBookingSignal,
+  retryCarrierBookingUpdate,
   statusQuery,
+  type CancelAccepted,
   type CancelOrder,
   type CarrierName,
+  type HarvestAccepted,
   type HarvestCompleted,
+  type NotificationKind,
+  type OrderAcceptance,
   type OrderInput,
   type OrderResult,
-  type OrderStatusView,
-  type OrderStep,
+  type ReservedLine,
+  type RetryAccepted,
   type RetryCarrierBooking,
   type ShipmentView,
-  type TimelineEntry,
 } from './definitions';
-import { CUSTOMER_ID, ORDER_STATUS, ORDER_STEP } from './search-attributes';
+import { applicationFailureOf, describeFailure, failureTypeOf } from './describe';
+import { businessFailure, isBusinessFailureType } from './failures';
+import { OrderState, type Decision } from './order-state';
+import { Saga } from './saga';
+import { OrderVisibility } from './visibility';
 
-/** Business failures: retrying cannot help, so they go straight to compensation. */
-const BUSINESS_FAILURES = [
-  'OutOfStock',
-  'UnknownProduct',
-  'UnknownCustomer',
-  'OrderNotRecorded',
-  'PaymentDeclined',
-  'NothingToCharge',
-  'IdempotencyKeyReused',
-  'CarrierRefused',
-  'LabelAlreadyPickedUp',
-  'LabelVoided',
-  'RefundRejected',
-  'ProviderRejected',
-  'NotFound',
-  'ProviderProtocolError',
-  'NothingHarvested',
-  'PartialYieldRefused',
-];
-
-/**
- * Named timeout and retry presets. Activities that cause side effects wait for cancellation to
- * complete, so a compensation never races the step it undoes.
- */
-export const ACTIVITY_PRESETS = {
-  /** Database-only steps: quick, retried on transient database errors. */
-  step: {
-    startToCloseTimeout: '30 seconds',
-    retry: {
-      initialInterval: '500 ms',
-      backoffCoefficient: 2,
-      maximumInterval: '30 seconds',
-      maximumAttempts: 10,
-      nonRetryableErrorTypes: BUSINESS_FAILURES,
-    },
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  },
-  /** Gateway errors and timeouts retry with the same idempotency key; declines do not. */
-  payment: {
-    startToCloseTimeout: '1 minute',
-    retry: {
-      initialInterval: '1 second',
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      maximumAttempts: 12,
-      nonRetryableErrorTypes: BUSINESS_FAILURES,
-    },
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  },
-  /** Each carrier gets its own small budget, so a dead primary hands over to the backup quickly. */
-  carrier: {
-    startToCloseTimeout: '30 seconds',
-    retry: {
-      initialInterval: '1 second',
-      backoffCoefficient: 2,
-      maximumInterval: '10 seconds',
-      maximumAttempts: 3,
-      nonRetryableErrorTypes: BUSINESS_FAILURES,
-    },
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  },
-  /** Notifications never fail an order; a few attempts, then the failure is recorded. */
-  notify: {
-    startToCloseTimeout: '30 seconds',
-    retry: {
-      initialInterval: '1 second',
-      backoffCoefficient: 2,
-      maximumInterval: '30 seconds',
-      maximumAttempts: 5,
-      nonRetryableErrorTypes: BUSINESS_FAILURES,
-    },
-  },
-  /** Compensations are retried for a long time; if they still fail, the order is marked FAILED. */
-  compensation: {
-    startToCloseTimeout: '30 seconds',
-    retry: {
-      initialInterval: '1 second',
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      maximumAttempts: 20,
-      nonRetryableErrorTypes: ['OrderNotRecorded'],
-    },
-  },
-} as const satisfies Record<string, ActivityOptions>;
-
-const steps = proxyActivities<Activities>(ACTIVITY_PRESETS.step);
-/**
- * The same database-only steps as local activities: they run inside the workflow task of the worker that runs the
- * workflow, and each leaves one marker in the history instead of a scheduled/started/completed activity plus a
- * workflow task round trip through the server. That is sound for them: they take milliseconds, touch only our own
- * PostgreSQL, are idempotent (keyed by the order), and a retry after a worker crash re-runs them harmlessly. Provider
- * calls (charge, carrier, pickup, notification) and compensations stay regular activities, so their attempts and
- * failures show as pending activities in the Web UI while they retry.
- */
-const localSteps = proxyLocalActivities<Activities>(ACTIVITY_PRESETS.step);
-const payments = proxyActivities<Activities>(ACTIVITY_PRESETS.payment);
-const carriers = proxyActivities<Activities>(ACTIVITY_PRESETS.carrier);
-const notifications = proxyActivities<Activities>(ACTIVITY_PRESETS.notify);
-const compensations = proxyActivities<Activities>(ACTIVITY_PRESETS.compensation);
-
-/** The innermost message of a failure chain, in words an operator can act on. */
-function describe(error: unknown): string {
-  let current: unknown = error;
-  while (current instanceof ActivityFailure && current.cause) current = current.cause;
-  return current instanceof Error ? current.message : String(error);
-}
-
-/** The business type of a failure: the ApplicationFailure type at the bottom of the chain. */
-function failureType(error: unknown): string {
-  let current: unknown = error;
-  while (current instanceof ActivityFailure && current.cause) current = current.cause;
-  return current instanceof ApplicationFailure && current.type ? current.type : 'StepFailed';
-}
+type Payment = { chargeId: string; amountCents: number; currency: string };
+type CompensationName = 'releaseReservation' | 'cancelHarvest' | 'unpackOrder' | 'refundOrder' | 'voidLabel';
+const CARRIERS: readonly CarrierName[] = ['primary', 'backup'];
 
 /**
  * One order, end to end: reserve-inventory -> harvest -> pack -> charge -> book-carrier -> notify.
  *
- * Each step registers its compensation before its side effect. On a failure, a `cancelOrder`
- * signal or a Temporal cancellation request, the registered compensations run in reverse in a
- * non-cancellable scope. Once the carrier has the parcel, cancels are refused and recorded.
- * When both carriers fail, the order parks in NEEDS_ATTENTION until an operator signals
- * `retryCarrierBooking` or `cancelOrder`, or the parking time runs out.
+ * `POST /orders` starts the run with the `placeOrder` Update (update-with-start) and gets its answer as soon as the
+ * stock is reserved and the crew has a task, or at once when stock is short. Each step registers its compensation
+ * before its side effect; on a failure, an accepted `cancelOrder` or a Temporal cancellation request the registered
+ * compensations run in reverse. Once the carrier has the parcel, cancels are refused. When both carriers fail the
+ * order parks in NEEDS_ATTENTION until an operator retries or cancels, or the parking time runs out.
  */
 export async function orderFulfillment(input: OrderInput): Promise<OrderResult> {
-  const { orderId } = input;
-  const view: OrderStatusView = {
-    orderId,
-    status: 'RUNNING',
-    step: 'received',
-    timeline: [],
-    compensations: [],
-    carrierAttempts: [],
-  };
-  // Lean history: database-only steps run as local activities, and the search attributes are written when the order
-  // comes to rest (waits for a provider call, a signal, or ends) instead of on every step: about 45 history events per
-  // order instead of 80. Runs started before this keep the old command sequence. A lean run has every earlier change
-  // too, so it asks for no other patch: each patched() costs two history events (a marker and TemporalChangeVersion).
-  const lean = patched('lean-history');
-  // Search attributes let operators filter orders by status and step in the Web UI and the CLI.
-  // Histories recorded before they existed replay without them.
-  const searchable = lean || patched('order-search-attributes');
-  const dbSteps = lean ? localSteps : steps;
-  const startedWith = workflowInfo().typedSearchAttributes;
-  let published = lean ? `${startedWith.get(ORDER_STATUS) ?? ''}/${startedWith.get(ORDER_STEP) ?? ''}` : '';
-  /** Write OrderStatus/OrderStep if they changed since they were last written. */
-  const flush = () => {
-    if (!searchable || published === `${view.status}/${view.step}`) return;
-    published = `${view.status}/${view.step}`;
-    upsertSearchAttributes([
-      { key: ORDER_STATUS, value: view.status },
-      { key: ORDER_STEP, value: view.step },
+  return new OrderRun(input).execute();
+}
+
+class OrderRun {
+  private readonly orderId: string;
+  private readonly order: OrderState;
+  private readonly visibility: OrderVisibility;
+  private readonly saga = new Saga();
+  private readonly acceptance = new Acceptance();
+  /** The six steps run in this scope: an accepted cancel (or a Temporal cancellation request) cancels it. */
+  private readonly steps = new CancellationScope();
+  private readonly root = CancellationScope.current();
+
+  constructor(private readonly input: OrderInput) {
+    this.orderId = input.orderId;
+    this.order = new OrderState(input);
+    this.visibility = new OrderVisibility(this.order, input.customerId);
+    this.handleMessages();
+  }
+
+  async execute(): Promise<OrderResult> {
+    const outcome = await this.steps
+      .run(() => this.fulfil())
+      .then(
+        (delivery) => ({ delivery }),
+        (failure: unknown) => ({ failure }),
+      );
+    try {
+      if ('delivery' in outcome) return await this.deliver(outcome.delivery.payment, outcome.delivery.shipment);
+      this.acceptance.refuse(outcome.failure);
+      return await this.undo(outcome.failure);
+    } finally {
+      // A message still being handled (a cancel waiting for the order's record) gets its answer before the run ends,
+      // also when the run itself was asked to cancel.
+      await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+    }
+  }
+
+  /** The six steps, top to bottom. Each compensation is registered before the effect it undoes. */
+  private async fulfil(): Promise<{ payment: Payment; shipment: ShipmentView }> {
+    await this.record();
+    this.saga.add('release-reservation', () => this.compensate('releaseReservation', 'Undo: release reserved stock'));
+    const reserved = await this.reserve();
+    this.saga.add('cancel-harvest', () =>
+      this.compensate('cancelHarvest', 'Undo: cancel the harvest task or return produce to stock'),
+    );
+    const windowMs = await this.scheduleHarvest(reserved);
+    await this.awaitHarvest(reserved, windowMs);
+    this.saga.add('unpack', () => this.compensate('unpackOrder', 'Undo: unpack the parcel'));
+    await this.pack();
+    this.saga.add('refund', () => this.compensate('refundOrder', 'Undo: refund the charge'));
+    const payment = await this.charge();
+    this.saga.add('void-label', () => this.compensate('voidLabel', 'Undo: void the shipping label'));
+    const shipment = await this.bookCarrier();
+    await this.handOver(shipment);
+    return { payment, shipment };
+  }
+
+  private async record(): Promise<void> {
+    const { status } = await database.recordOrder.executeWithOptions(
+      summarised(DATABASE_PRESET, 'Record the order in PostgreSQL'),
+      [{ order: this.input, progress: this.order.progress() }],
+    );
+    this.order.orderRecorded(status);
+  }
+
+  private async reserve(): Promise<ReservedLine[]> {
+    this.order.stepStarted('reserve-inventory');
+    const summary = `Reserve ${this.input.lines.map((l) => `${l.quantity} ${l.sku}`).join(', ')}`;
+    const reserved = await database.reserveInventory.executeWithOptions(summarised(DATABASE_PRESET, summary), [
+      { orderId: this.orderId, progress: this.order.progress() },
     ]);
-  };
-  /**
-   * Keep the run's "current details" (shown in the Web UI) up to date, and OrderStatus/OrderStep: at once on the
-   * old path; on the lean path at the next `rest()`.
-   */
-  const publish = () => {
-    setCurrentDetails(`**${view.status}** at step \`${view.step}\`${view.reason ? `: ${view.reason}` : ''}`);
-    if (!lean) flush();
-  };
-  /** The order is about to wait (for a provider call, a signal, the end of the run): make its state searchable. */
-  const rest = () => {
-    if (lean) flush();
-  };
-  // The API sets all three when it starts the run; a run started another way (the CLI) gets what it lacks here.
-  if (searchable && !(lean && startedWith.get(CUSTOMER_ID) !== undefined)) {
-    upsertSearchAttributes([{ key: CUSTOMER_ID, value: input.customerId }]);
-  }
-  const note = (step: TimelineEntry['step'], state: TimelineEntry['state'], detail?: string) => {
-    view.timeline.push({ step, state, at: new Date().toISOString(), ...(detail ? { detail } : {}) });
-    publish();
-  };
-  const enter = (step: OrderStep) => {
-    view.step = step;
-    note(step, 'started');
-  };
-
-  let harvestReport: HarvestCompleted | undefined;
-  let retryRequest: RetryCarrierBooking | undefined;
-  let pickupStarted = false;
-  const undo: { name: string; run: () => Promise<unknown> }[] = [];
-  const root = CancellationScope.current();
-  const scope = new CancellationScope();
-
-  setHandler(statusQuery, () => view);
-  setHandler(harvestCompletedSignal, (report) => {
-    if (report.taskId !== harvestTaskId(orderId)) {
-      note('harvest', 'info', `ignored a report for task ${report.taskId}, which is not this order's`);
-      return;
-    }
-    if (harvestReport) return; // a crew reporting twice changes nothing
-    harvestReport = report;
-  });
-  setHandler(retryCarrierBookingSignal, (request) => {
-    if (view.status !== 'NEEDS_ATTENTION') {
-      note('book-carrier', 'info', `retry from ${request.requestedBy} ignored: the order is not waiting for one`);
-      return;
-    }
-    retryRequest = request;
-  });
-  // A cancel is decided only once the order's record has been read. A reset run gets every signal of the run it
-  // replaces re-applied at its very start, before any step: a cancel that run refused after the pickup must not
-  // cancel (and notify the customer about) an order that was fulfilled long ago. Histories recorded before this
-  // decided a cancel as soon as it arrived.
-  const cancelAfterRecord = lean || patched('decide-cancel-after-record');
-  let recorded = false;
-  let deferredCancel: (CancelOrder & { at: string }) | undefined;
-  const decideCancel = (request: CancelOrder, at: string) => {
-    if (view.cancelRequest?.honoured) return; // cancelling twice is harmless
-    if (pickupStarted || view.status === 'COMPLETED' || view.status === 'CANCELLED' || view.status === 'FAILED') {
-      view.cancelRequest = { ...request, at, honoured: false };
-      note('cancel', 'info', `cancel from ${request.requestedBy} refused: the carrier already has the parcel`);
-      return;
-    }
-    view.cancelRequest = { ...request, at, honoured: true };
-    note('cancel', 'info', `cancel requested by ${request.requestedBy}: ${request.reason}`);
-    scope.cancel();
-  };
-  setHandler(cancelOrderSignal, (request) => {
-    const at = new Date().toISOString();
-    if (cancelAfterRecord && !recorded) {
-      deferredCancel ??= { ...request, at };
-      return;
-    }
-    decideCancel(request, at);
-  });
-
-  async function bookWithFallback(): Promise<ShipmentView> {
-    for (let round = 0; ; round++) {
-      for (const carrier of ['primary', 'backup'] as CarrierName[]) {
-        try {
-          rest();
-          const shipment = await carriers.bookCarrier.executeWithOptions(
-            { ...ACTIVITY_PRESETS.carrier, summary: `Book a label with the ${carrier} carrier (round ${round + 1})` },
-            [{ orderId, carrier, round }],
-          );
-          view.carrierAttempts.push({ carrier, round, outcome: 'booked' });
-          return shipment;
-        } catch (error) {
-          if (isCancellation(error)) throw error;
-          view.carrierAttempts.push({ carrier, round, outcome: 'failed', detail: describe(error) });
-          note('book-carrier', 'failed', `${carrier} carrier: ${describe(error)}`);
-        }
-      }
-      view.status = 'NEEDS_ATTENTION';
-      view.reason = `Both carriers failed to book a label; waiting up to ${PARKED_TIMEOUT} for an operator to retry or cancel`;
-      note('book-carrier', 'waiting', view.reason);
-      retryRequest = undefined;
-      await dbSteps.markOrder({
-        orderId,
-        status: 'NEEDS_ATTENTION',
-        step: 'book-carrier',
-        reason: view.reason,
-        eventKey: `parked:${round}`,
-        eventType: 'OrderParked',
-        data: { round, attempts: view.carrierAttempts.filter((a) => a.round === round) },
-      });
-      rest();
-      const decided = await condition(() => retryRequest !== undefined, PARKED_TIMEOUT);
-      if (!decided) {
-        throw ApplicationFailure.create({
-          type: 'ParkedTimedOut',
-          message: `No operator decision within ${PARKED_TIMEOUT} after both carriers failed`,
-          nonRetryable: true,
-        });
-      }
-      // The signal handler sets retryRequest while condition() waits; TypeScript cannot see that.
-      const request = retryRequest as RetryCarrierBooking | undefined;
-      const by = request?.requestedBy ?? 'operator';
-      view.status = 'RUNNING';
-      view.reason = undefined;
-      note('book-carrier', 'info', `booking retried by ${by}`);
-      await dbSteps.markOrder({
-        orderId,
-        status: 'RUNNING',
-        reason: null,
-        eventKey: `retry:${round}`,
-        eventType: 'CarrierRetryRequested',
-        data: { requestedBy: by, note: request?.note ?? null },
-      });
-    }
+    this.order.stepCompleted('reserve-inventory');
+    return reserved;
   }
 
-  async function fulfil(): Promise<{ chargedCents: number; shipment: ShipmentView }> {
-    const record = await dbSteps.recordOrder.executeWithOptions(
-      { ...ACTIVITY_PRESETS.step, summary: 'Record the order in PostgreSQL' },
-      [input],
-    );
-    if (cancelAfterRecord) {
-      recorded = true;
-      // A reset run of a fulfilled order: its parcel left long ago, so cancels are refused as after a pickup.
-      if (record.status === 'COMPLETED') pickupStarted = true;
-      if (deferredCancel) {
-        decideCancel(deferredCancel, deferredCancel.at);
-        deferredCancel = undefined;
-        if (scope.consideredCancelled) throw new CancelledFailure('Cancelled before any step ran');
-      }
-    }
-
-    enter('reserve-inventory');
-    undo.push({
-      name: 'release-reservation',
-      run: () =>
-        compensations.releaseReservation.executeWithOptions(
-          { ...ACTIVITY_PRESETS.compensation, summary: 'Undo: release reserved stock' },
-          [{ orderId }],
-        ),
-    });
-    const reserved = await dbSteps.reserveInventory.executeWithOptions(
-      { ...ACTIVITY_PRESETS.step, summary: `Reserve ${input.lines.map((l) => `${l.quantity} ${l.sku}`).join(', ')}` },
-      [{ orderId }],
-    );
-    note('reserve-inventory', 'completed');
-
-    enter('harvest');
-    undo.push({
-      name: 'cancel-harvest',
-      run: () =>
-        compensations.cancelHarvest.executeWithOptions(
-          { ...ACTIVITY_PRESETS.compensation, summary: 'Undo: cancel the harvest task or return produce to stock' },
-          [{ orderId }],
-        ),
-    });
+  /** Open the crew's task. With it the order is accepted: the `placeOrder` Update answers here. */
+  private async scheduleHarvest(reserved: ReservedLine[]): Promise<number> {
+    this.order.stepStarted('harvest');
     const windowMs = harvestWindowMs(reserved);
-    const task = await dbSteps.createHarvestTask.executeWithOptions(
-      { ...ACTIVITY_PRESETS.step, summary: 'Open a harvest task for the field crew' },
-      [{ orderId, dueBy: new Date(Date.now() + windowMs).toISOString() }],
+    const task = await database.createHarvestTask.executeWithOptions(
+      summarised(DATABASE_PRESET, 'Open a harvest task for the field crew'),
+      [
+        {
+          orderId: this.orderId,
+          dueBy: new Date(Date.now() + windowMs).toISOString(),
+          progress: this.order.progress(),
+        },
+      ],
     );
-    view.status = 'AWAITING_HARVEST';
-    view.harvest = { taskId: task.taskId, dueBy: task.dueBy };
-    note('harvest', 'waiting', `waiting for the crew to report task ${task.taskId} by ${task.dueBy}`);
-    rest();
-    if (!(await condition(() => harvestReport !== undefined, windowMs))) {
-      throw ApplicationFailure.create({
-        type: 'HarvestTimedOut',
-        message: `The crew did not report harvest task ${task.taskId} by ${task.dueBy}`,
-        nonRetryable: true,
-      });
+    this.order.harvestScheduled(task);
+    const lines = reserved.map(({ sku, quantity, unitPriceCents }) => ({ sku, quantity, unitPriceCents }));
+    this.acceptance.accept({ orderId: this.orderId, lines, harvestTask: task });
+    return windowMs;
+  }
+
+  private async awaitHarvest(reserved: ReservedLine[], windowMs: number): Promise<void> {
+    this.visibility.beforeWaiting();
+    if (!(await condition(() => this.order.harvestReport !== undefined, windowMs))) {
+      const dueBy = this.order.view.harvest?.dueBy;
+      throw businessFailure('HarvestTimedOut', `The crew did not report harvest task ${this.order.taskId} by ${dueBy}`);
     }
-    view.status = 'RUNNING';
-    const harvested = await dbSteps.recordHarvest.executeWithOptions(
-      { ...ACTIVITY_PRESETS.step, summary: "Record the crew's actual yields" },
-      [{ orderId, yields: harvestReport?.yields ?? [] }],
+    const harvested = await database.recordHarvest.executeWithOptions(
+      summarised(DATABASE_PRESET, "Record the crew's actual yields"),
+      [{ orderId: this.orderId, yields: this.order.harvestReport?.yields ?? [], progress: this.order.progress() }],
     );
-    view.harvest.yields = harvested;
-    const short = reserved.filter((line) => (harvested.find((h) => h.sku === line.sku)?.quantity ?? 0) < line.quantity);
+    this.order.harvestRecorded(harvested);
     if (harvested.every((line) => line.quantity === 0)) {
-      throw ApplicationFailure.create({
-        type: 'NothingHarvested',
-        message: 'The crew harvested nothing for this order',
-        nonRetryable: true,
-      });
+      throw businessFailure('NothingHarvested', 'The crew harvested nothing for this order');
     }
-    if (short.length > 0 && !input.acceptPartial) {
-      throw ApplicationFailure.create({
-        type: 'PartialYieldRefused',
-        message: `Harvest came up short for ${short.map((l) => l.sku).join(', ')} and the order does not accept partial fulfilment`,
-        nonRetryable: true,
-      });
+    const short = reserved
+      .filter((line) => (harvested.find((h) => h.sku === line.sku)?.quantity ?? 0) < line.quantity)
+      .map((line) => line.sku);
+    if (short.length > 0 && !this.input.acceptPartial) {
+      throw businessFailure(
+        'PartialYieldRefused',
+        `Harvest came up short for ${short.join(', ')} and the order does not accept partial fulfilment`,
+      );
     }
-    note(
+    this.order.stepCompleted(
       'harvest',
-      'completed',
-      short.length > 0 ? `partial yield accepted for ${short.map((l) => l.sku).join(', ')}` : undefined,
+      short.length > 0 ? `partial yield accepted for ${short.join(', ')}` : undefined,
     );
+  }
 
-    enter('pack');
-    undo.push({
-      name: 'unpack',
-      run: () =>
-        compensations.unpackOrder.executeWithOptions(
-          { ...ACTIVITY_PRESETS.compensation, summary: 'Undo: unpack the parcel' },
-          [{ orderId }],
-        ),
-    });
-    await dbSteps.packOrder.executeWithOptions({ ...ACTIVITY_PRESETS.step, summary: 'Pack what was harvested' }, [
-      { orderId },
+  private async pack(): Promise<void> {
+    this.order.stepStarted('pack');
+    await database.packOrder.executeWithOptions(summarised(DATABASE_PRESET, 'Pack what was harvested'), [
+      { orderId: this.orderId, progress: this.order.progress() },
     ]);
-    note('pack', 'completed');
+    this.order.stepCompleted('pack');
+  }
 
-    enter('charge');
-    undo.push({
-      name: 'refund',
-      run: () =>
-        compensations.refundOrder.executeWithOptions(
-          { ...ACTIVITY_PRESETS.compensation, summary: 'Undo: refund the charge' },
-          [{ orderId }],
-        ),
-    });
-    rest();
-    const charge = await payments.chargeOrder.executeWithOptions(
-      { ...ACTIVITY_PRESETS.payment, summary: 'Charge the customer for the harvested quantities' },
-      [{ orderId }],
+  private async charge(): Promise<Payment> {
+    this.order.stepStarted('charge');
+    this.visibility.beforeWaiting();
+    const payment = await payments.chargeOrder.executeWithOptions(
+      summarised(PRESETS.payment, 'Charge the customer for the harvested quantities'),
+      [{ orderId: this.orderId, progress: this.order.progress() }],
     );
-    view.payment = charge;
-    note('charge', 'completed', `charged ${charge.amountCents} ${charge.currency}`);
+    this.order.charged(payment);
+    return payment;
+  }
 
-    enter('book-carrier');
-    undo.push({
-      name: 'void-label',
-      run: () =>
-        compensations.voidLabel.executeWithOptions(
-          { ...ACTIVITY_PRESETS.compensation, summary: 'Undo: void the shipping label' },
-          [{ orderId }],
-        ),
-    });
-    const shipment = await bookWithFallback();
-    // A cancel that arrived while the label was being booked is honoured: the booking activity does not heartbeat,
-    // so it completes anyway, but the carrier does not have the parcel yet. Without this check the order would go on
-    // to the pickup and ship although the cancel was accepted; instead the label is voided with everything else.
-    if (scope.consideredCancelled && (lean || patched('honour-cancel-during-carrier-booking'))) {
-      throw new CancelledFailure('Cancelled while the carrier was being booked, before pickup');
+  /** The primary carrier, then the backup; when both fail, park until an operator retries (or cancels). */
+  private async bookCarrier(): Promise<ShipmentView> {
+    this.order.stepStarted('book-carrier');
+    for (let round = 0; ; round++) {
+      const shipment = await this.bookRound(round);
+      if (shipment) return shipment;
+      await this.park(round);
     }
-    view.shipment = shipment;
-    // From the moment we hand the parcel over, cancels are refused: the pickup is never interrupted.
-    pickupStarted = true;
-    rest();
+  }
+
+  private async bookRound(round: number): Promise<ShipmentView | undefined> {
+    for (const carrier of CARRIERS) {
+      try {
+        this.visibility.beforeWaiting();
+        const shipment = await carriers.bookCarrier.executeWithOptions(
+          summarised(PRESETS.carrier, `Book a label with the ${carrier} carrier (round ${round + 1})`),
+          [{ orderId: this.orderId, carrier, round, progress: this.order.progress() }],
+        );
+        this.order.carrierBooked(carrier, round);
+        return shipment;
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        this.order.carrierFailed(carrier, round, describeFailure(error));
+      }
+    }
+    return undefined;
+  }
+
+  private async park(round: number): Promise<void> {
+    this.order.parked();
+    const attempts = this.order.view.carrierAttempts.filter((a) => a.round === round);
+    await this.mark(`parked:${round}`, 'OrderParked', { round, attempts });
+    this.visibility.beforeWaiting();
+    if (!(await condition(() => this.order.retryRequest !== undefined, PARKED_TIMEOUT))) {
+      throw businessFailure(
+        'ParkedTimedOut',
+        `No operator decision within ${PARKED_TIMEOUT} after both carriers failed`,
+      );
+    }
+    const { requestedBy, note } = this.order.retryRequest ?? { requestedBy: 'operator' };
+    this.order.bookingResumed();
+    await this.mark(`retry:${round}`, 'CarrierRetryRequested', { requestedBy, note: note ?? null });
+  }
+
+  /** From the moment the parcel is handed over, cancels are refused: the pickup is never interrupted. */
+  private async handOver(shipment: ShipmentView): Promise<void> {
+    // A cancel accepted while the label was being booked wins: the booking activity does not heartbeat, so it
+    // completed anyway, but the carrier does not have the parcel yet; the label is voided with everything else.
+    if (this.steps.consideredCancelled) throw new CancelledFailure('Cancelled while the carrier was being booked');
+    this.order.handingOver(shipment);
+    this.visibility.beforeWaiting();
     await CancellationScope.nonCancellable(() =>
-      steps.confirmPickup.executeWithOptions({ ...ACTIVITY_PRESETS.step, summary: 'Hand the parcel to the carrier' }, [
-        { orderId },
+      pickups.confirmPickup.executeWithOptions(summarised(PRESETS.pickup, 'Hand the parcel to the carrier'), [
+        { orderId: this.orderId },
       ]),
     );
-    view.shipment = { ...shipment, pickedUp: true };
-    note('book-carrier', 'completed', `${shipment.carrier} carrier, tracking ${shipment.trackingNumber}`);
-    return { chargedCents: charge.amountCents, shipment };
+    this.order.pickedUp();
   }
 
-  let outcome: { chargedCents: number; shipment: ShipmentView } | undefined;
-  let failure: unknown;
-  try {
-    if (view.cancelRequest?.honoured)
-      throw ApplicationFailure.create({ type: 'CancelledBeforeStart', message: 'Cancelled before start' });
-    outcome = await scope.run(fulfil);
-  } catch (error) {
-    failure = error;
-  }
-
-  if (outcome) {
-    const { chargedCents, shipment } = outcome;
+  /** The parcel is on its way: tell the customer, record the outcome. Nothing here can undo the order. */
+  private deliver(payment: Payment, shipment: ShipmentView): Promise<OrderResult> {
     return CancellationScope.nonCancellable(async () => {
-      enter('notify');
-      try {
-        rest();
-        await notifications.notifyCustomer.executeWithOptions(
-          { ...ACTIVITY_PRESETS.notify, summary: 'E-mail the confirmation and receipt' },
-          [{ orderId, kind: 'confirmation' }],
-        );
-        note('notify', 'completed');
-      } catch (error) {
-        // The parcel is on its way: a failed e-mail is recorded, never a reason to undo the order.
-        note('notify', 'failed', describe(error));
-        view.reason = `Shipped, but the confirmation could not be sent to the customer: ${describe(error)}`;
-        await dbSteps.markOrder({
-          orderId,
-          eventKey: 'notify-failed',
-          eventType: 'NotificationFailed',
-          data: { error: describe(error) },
-        });
+      this.order.stepStarted('notify');
+      if (await this.notify('confirmation')) this.order.stepCompleted('notify');
+      else await this.mark('notify-failed', 'NotificationFailed', { error: this.order.view.reason ?? null });
+      if (this.root.consideredCancelled && !this.order.view.cancelRequest) {
+        const request = { reason: 'Temporal workflow cancellation request', requestedBy: 'temporal' };
+        this.order.cancelRefused(request, 'the carrier already has the parcel');
       }
-      // A Temporal cancellation request that arrived once the carrier had the parcel is refused like a
-      // cancelOrder signal, and recorded the same way.
-      if (root.consideredCancelled && !view.cancelRequest && (lean || patched('record-refused-temporal-cancel'))) {
-        view.cancelRequest = {
-          reason: 'Temporal workflow cancellation request',
-          requestedBy: 'temporal',
-          at: new Date().toISOString(),
-          honoured: false,
-        };
-        note('cancel', 'info', 'Temporal cancellation refused: the carrier already has the parcel');
-      }
-      if (view.cancelRequest && !view.cancelRequest.honoured) {
-        await dbSteps.markOrder({
-          orderId,
-          eventKey: 'cancel-refused',
-          eventType: 'CancelRefused',
-          data: { ...view.cancelRequest },
-        });
-      }
-      view.status = 'COMPLETED';
-      view.step = 'done';
-      publish();
-      rest();
-      await dbSteps.markOrder({
-        orderId,
-        status: 'COMPLETED',
-        step: 'done',
-        reason: view.reason ?? null,
-        eventKey: 'completed',
-        eventType: 'OrderCompleted',
-        data: { chargedCents, carrier: shipment.carrier, trackingNumber: shipment.trackingNumber },
+      const refusedCancel = this.order.view.cancelRequest;
+      if (refusedCancel && !refusedCancel.honoured)
+        await this.mark('cancel-refused', 'CancelRefused', { ...refusedCancel });
+      this.order.completed();
+      this.visibility.beforeWaiting();
+      const { carrier, trackingNumber } = shipment;
+      await this.mark('completed', 'OrderCompleted', { chargedCents: payment.amountCents, carrier, trackingNumber });
+      return { orderId: this.orderId, status: 'COMPLETED', chargedCents: payment.amountCents, carrier, trackingNumber };
+    });
+  }
+
+  /** Undo every completed step, newest first, tell the customer, and end the run the way the order ended. */
+  private async undo(failure: unknown): Promise<OrderResult> {
+    const reason = this.reasonFor(failure);
+    log.warn('order aborted, compensating', { orderId: this.orderId, reason, step: this.order.view.step });
+    const failedStep = this.order.view.step;
+    this.order.compensating(reason);
+    this.visibility.beforeWaiting();
+    await CancellationScope.nonCancellable(async () => {
+      await this.mark('compensating', 'CompensationStarted', { reason, failedStep });
+      await this.saga.compensate((outcome) => this.order.compensated(outcome));
+      // A customer refused at acceptance (out of stock) was told so in the answer to their request.
+      if (!this.refusedAtAcceptance(failure)) await this.notify('cancellation', reason);
+      this.order.closed();
+      this.visibility.beforeWaiting();
+      const failed = this.order.failedCompensations().length > 0;
+      await this.mark('closed', failed ? 'CompensationFailed' : 'OrderCancelled', {
+        reason,
+        compensations: this.order.view.compensations,
+        ...(this.refusedAtAcceptance(failure) ? { refusal: refusalOf(failure) } : {}),
       });
-      return {
-        orderId,
-        status: 'COMPLETED',
-        chargedCents,
-        carrier: shipment.carrier,
-        trackingNumber: shipment.trackingNumber,
-      };
     });
+    return this.endAfterUndo(failure, reason);
   }
 
-  const cancelledBySignal = view.cancelRequest?.honoured === true;
-  const reason = cancelledBySignal
-    ? `Cancelled by ${view.cancelRequest?.requestedBy}: ${view.cancelRequest?.reason}`
-    : isCancellation(failure)
-      ? 'Cancelled through Temporal (workflow cancellation request)'
-      : describe(failure);
-  log.warn('order aborted, compensating', { orderId, reason, step: view.step });
-  note(view.step, 'failed', reason);
-  view.status = 'COMPENSATING';
-  view.reason = reason;
-  publish();
-  rest();
-
-  await CancellationScope.nonCancellable(async () => {
-    await dbSteps.markOrder({
-      orderId,
-      status: 'COMPENSATING',
-      reason,
-      eventKey: 'compensating',
-      eventType: 'CompensationStarted',
-      data: { reason, failedStep: view.step },
-    });
-    for (const compensation of [...undo].reverse()) {
-      try {
-        await compensation.run();
-        view.compensations.push({ name: compensation.name, state: 'completed', at: new Date().toISOString() });
-        note('compensation', 'completed', compensation.name);
-      } catch (error) {
-        // Keep going: every other compensation still runs, and the failure is surfaced as FAILED.
-        view.compensations.push({
-          name: compensation.name,
-          state: 'failed',
-          at: new Date().toISOString(),
-          error: describe(error),
-        });
-        note('compensation', 'failed', `${compensation.name}: ${describe(error)}`);
-      }
+  private endAfterUndo(failure: unknown, reason: string): OrderResult {
+    const failedCompensations = this.order.failedCompensations();
+    if (failedCompensations.length > 0) {
+      // Not cancelled cleanly: the run fails, so it stands out in the Web UI, naming what an operator must finish.
+      throw businessFailure('CompensationFailed', `Order ${this.orderId}: ${this.order.view.reason}`, {
+        details: { reason, failedCompensations },
+        cause: failure instanceof Error ? failure : undefined,
+      });
     }
+    if (this.order.cancelledOnRequest) return { orderId: this.orderId, status: 'CANCELLED', reason };
+    if (isCancellation(failure)) throw failure;
+    const type = failureTypeOf(failure);
+    throw businessFailure(
+      isBusinessFailureType(type) ? type : 'StepFailed',
+      `Order ${this.orderId} cancelled: ${reason}`,
+      {
+        cause: failure instanceof Error ? failure : undefined,
+      },
+    );
+  }
+
+  /** The order was refused before it was accepted (out of stock, unknown product): not cancelled by anyone. */
+  private refusedAtAcceptance(failure: unknown): boolean {
+    return !this.acceptance.accepted && !this.order.cancelledOnRequest && !isCancellation(failure);
+  }
+
+  private reasonFor(failure: unknown): string {
+    const request = this.order.view.cancelRequest;
+    if (request?.honoured) return `Cancelled by ${request.requestedBy}: ${request.reason}`;
+    if (isCancellation(failure)) return 'Cancelled through Temporal (workflow cancellation request)';
+    return describeFailure(failure);
+  }
+
+  /** Send the confirmation or the cancellation notice; a failure is recorded in the order, never thrown. */
+  private async notify(kind: NotificationKind, reason?: string): Promise<boolean> {
+    const summary = kind === 'confirmation' ? 'E-mail the confirmation and receipt' : 'E-mail the cancellation notice';
     try {
-      await notifications.notifyCustomer.executeWithOptions(
-        { ...ACTIVITY_PRESETS.notify, summary: 'E-mail the cancellation notice' },
-        [{ orderId, kind: 'cancellation', reason }],
-      );
+      this.visibility.beforeWaiting();
+      await notifications.notifyCustomer.executeWithOptions(summarised(PRESETS.notify, summary), [
+        { orderId: this.orderId, kind, ...(reason ? { reason } : {}) },
+      ]);
+      return true;
     } catch (error) {
-      note('notify', 'failed', `cancellation notice: ${describe(error)}`);
+      this.order.notificationFailed(describeFailure(error), kind);
+      return false;
     }
-    const failed = view.compensations.filter((c) => c.state === 'failed');
-    view.status = failed.length > 0 ? 'FAILED' : 'CANCELLED';
-    if (failed.length > 0)
-      view.reason = `${reason}; compensation failed: ${failed.map((c) => c.name).join(', ')} (needs an operator)`;
-    publish();
-    rest();
-    await dbSteps.markOrder({
-      orderId,
-      status: view.status,
-      reason: view.reason ?? reason,
-      eventKey: 'closed',
-      eventType: failed.length > 0 ? 'CompensationFailed' : 'OrderCancelled',
-      data: { reason, compensations: view.compensations },
-    });
-  });
+  }
 
-  const failedCompensations = view.compensations.filter((c) => c.state === 'failed');
-  if (failedCompensations.length > 0 && (lean || patched('fail-when-compensation-fails'))) {
-    // Not cancelled cleanly: the run must not look like a clean cancellation (a CANCELLED result or a Temporal
-    // cancellation) in the Web UI, so it fails with the compensations an operator has to finish by hand.
-    throw ApplicationFailure.create({
-      type: 'CompensationFailed',
-      message: `Order ${orderId}: ${view.reason}`,
-      nonRetryable: true,
-      details: [{ reason, failedCompensations }],
-      cause: failure instanceof Error ? failure : undefined,
+  /** Record an event in the order's audit trail, with the status the order has now. */
+  private mark(key: string, type: string, data: Record<string, unknown>): Promise<void> {
+    return database.markOrder({ orderId: this.orderId, progress: this.order.progress(), event: { key, type, data } });
+  }
+
+  private compensate(activity: CompensationName, summary: string): Promise<unknown> {
+    const options = summarised(PRESETS.compensation, summary);
+    return compensations[activity].executeWithOptions(options, [{ orderId: this.orderId }]);
+  }
+
+  // --- messages: Updates answer the caller, signals (the CLI recipes) take the same decisions ------------------
+
+  private handleMessages(): void {
+    setHandler(statusQuery, () => this.order.view);
+    setHandler(placeOrderUpdate, () => this.acceptance.answer(), {
+      validator: ({ requestHash }) => {
+        if (requestHash !== this.input.requestHash) {
+          throw businessFailure('IdempotencyKeyReused', `Order ${this.orderId} was placed with another request body`);
+        }
+      },
+    });
+    setHandler(cancelOrderUpdate, (request) => this.cancel(request), {
+      validator: (_request: CancelOrder) => throwIfRefused(this.order.decideCancel()),
+    });
+    // A refused cancel signal is recorded by cancel() itself; there is no caller to answer.
+    setHandler(cancelOrderSignal, (request) =>
+      this.cancel(request).then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+    setHandler(reportHarvestUpdate, (report) => this.reportHarvest(report), {
+      validator: (report: HarvestCompleted) => throwIfRefused(this.order.decideHarvestReport(report)),
+    });
+    setHandler(harvestCompletedSignal, (report: HarvestCompleted) => {
+      const decision = this.order.decideHarvestReport(report);
+      if (decision.accepted) this.reportHarvest(report);
+      else this.order.signalRefused('harvest', decision.message);
+    });
+    setHandler(retryCarrierBookingUpdate, (request) => this.retry(request), {
+      validator: (_request: RetryCarrierBooking) => throwIfRefused(this.order.decideRetry()),
+    });
+    setHandler(retryCarrierBookingSignal, (request) => {
+      const decision = this.order.decideRetry();
+      if (decision.accepted) this.retry(request);
+      else this.order.signalRefused('book-carrier', `retry from ${request.requestedBy}: ${decision.message}`);
     });
   }
-  if (cancelledBySignal) return { orderId, status: 'CANCELLED', reason };
-  if (isCancellation(failure)) throw failure;
-  throw ApplicationFailure.create({
-    type: failureType(failure),
-    message: `Order ${orderId} cancelled: ${reason}`,
-    nonRetryable: true,
-    cause: failure instanceof Error ? failure : undefined,
-  });
+
+  /**
+   * A cancel is decided once the order's row has been read: a reset run gets every message of the run it replaces
+   * re-applied at its very start, and a cancel refused after the pickup must not cancel an order fulfilled long ago.
+   */
+  private async cancel(request: CancelOrder): Promise<CancelAccepted> {
+    if (!this.order.recorded) await condition(() => this.order.recorded || this.acceptance.decided);
+    const decision = this.order.decideCancel();
+    if (!decision.accepted) this.order.cancelRefused(request, decision.message);
+    throwIfRefused(decision);
+    if (this.order.cancelledOnRequest || this.order.view.status === 'COMPENSATING') {
+      return { orderId: this.orderId, alreadyCancelling: true };
+    }
+    this.order.cancelAccepted(request);
+    this.steps.cancel();
+    return { orderId: this.orderId, alreadyCancelling: false };
+  }
+
+  private reportHarvest(report: HarvestCompleted): HarvestAccepted {
+    throwIfRefused(this.order.decideHarvestReport(report));
+    this.order.harvestReported(report);
+    return { orderId: this.orderId, taskId: report.taskId, yields: report.yields };
+  }
+
+  private retry(request: RetryCarrierBooking): RetryAccepted {
+    throwIfRefused(this.order.decideRetry());
+    this.order.retryRequested(request);
+    return { orderId: this.orderId };
+  }
+}
+
+/**
+ * The first decision a caller waits on: stock reserved and a harvest task open, or why not. Every `placeOrder`
+ * Update (the first call and any repeat with the same key) gets this answer.
+ */
+class Acceptance {
+  private outcome: { accepted: Omit<OrderAcceptance, 'replayed'> } | { refused: unknown } | undefined;
+  private answers = 0;
+
+  get decided(): boolean {
+    return this.outcome !== undefined;
+  }
+
+  get accepted(): boolean {
+    return this.outcome !== undefined && 'accepted' in this.outcome;
+  }
+
+  accept(acceptance: Omit<OrderAcceptance, 'replayed'>): void {
+    this.outcome ??= { accepted: acceptance };
+  }
+
+  refuse(failure: unknown): void {
+    this.outcome ??= { refused: failure };
+  }
+
+  async answer(): Promise<OrderAcceptance> {
+    await condition(() => this.decided);
+    const outcome = this.outcome;
+    if (outcome && 'accepted' in outcome) return { ...outcome.accepted, replayed: this.answers++ > 0 };
+    const refused = outcome?.refused;
+    throw (
+      applicationFailureOf(refused) ??
+      businessFailure('OrderFinished', `The order ended before it was accepted: ${describeFailure(refused)}`)
+    );
+  }
+}
+
+function throwIfRefused(decision: Decision): void {
+  if (decision.accepted) return;
+  throw businessFailure(
+    decision.refusal,
+    decision.message,
+    decision.errors ? { details: { errors: decision.errors } } : {},
+  );
+}
+
+/** What an order refused at acceptance records, so a repeated request gets the same answer after the run ended. */
+function refusalOf(failure: unknown): { type: string; message: string; details: unknown[] } {
+  const root = applicationFailureOf(failure);
+  return { type: failureTypeOf(failure), message: describeFailure(failure), details: [...(root?.details ?? [])] };
 }

@@ -7,7 +7,7 @@ import { SandboxAdmin } from '../../src/providers/sandbox-admin';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
 import { idempotencyKeys, type OrderInput } from '../../src/workflows/definitions';
 import { createTestDatabase, type TestDatabase } from '../support/db';
-import { demoOrder } from '../support/orders';
+import { demoOrder, progressAt } from '../support/orders';
 
 /**
  * Reset safety at the activity level: a reset from the Web UI or the CLI replays a run from an earlier point, so
@@ -49,11 +49,15 @@ describe('activities: reset safety (same order, second run)', () => {
   async function packedOrder(): Promise<OrderInput> {
     const input = demoOrder('a');
     const { orderId } = input;
-    await run('recordOrder', input);
-    await run('reserveInventory', { orderId });
-    await run('createHarvestTask', { orderId, dueBy: new Date(Date.now() + 86_400_000).toISOString() });
-    await run('recordHarvest', { orderId, yields: input.lines });
-    await run('packOrder', { orderId });
+    await run('recordOrder', { order: input, progress: progressAt('received') });
+    await run('reserveInventory', { orderId, progress: progressAt('reserve-inventory') });
+    await run('createHarvestTask', {
+      orderId,
+      dueBy: new Date(Date.now() + 86_400_000).toISOString(),
+      progress: progressAt('harvest', 'AWAITING_HARVEST'),
+    });
+    await run('recordHarvest', { orderId, yields: input.lines, progress: progressAt('harvest') });
+    await run('packOrder', { orderId, progress: progressAt('pack') });
     return input;
   }
 
@@ -72,8 +76,8 @@ describe('activities: reset safety (same order, second run)', () => {
   it('when chargeOrder runs twice for the same order, then the gateway holds one charge and Postgres one payment', async () => {
     const { orderId } = await packedOrder();
 
-    const first = await run('chargeOrder', { orderId });
-    const second = await run('chargeOrder', { orderId });
+    const first = await run('chargeOrder', { orderId, progress: progressAt('charge') });
+    const second = await run('chargeOrder', { orderId, progress: progressAt('charge') });
 
     expect(second).toEqual(first);
     expect(first).toMatchObject({ amountCents: 1550, currency: 'USD' });
@@ -93,11 +97,13 @@ describe('activities: reset safety (same order, second run)', () => {
     const { orderId } = await packedOrder();
     await admin.setFaults({ payments: { timeoutNext: 1, hangMs: 3_000 } });
 
-    await expect(run('chargeOrder', { orderId })).rejects.toBeInstanceOf(ProviderUnavailableError);
+    await expect(run('chargeOrder', { orderId, progress: progressAt('charge') })).rejects.toBeInstanceOf(
+      ProviderUnavailableError,
+    );
     expect(await count('payments', orderId)).toBe(0); // Postgres never heard of it...
     expect(await admin.listCharges(orderId)).toHaveLength(1); // ...but the gateway charged
 
-    const again = await run('chargeOrder', { orderId }, 2);
+    const again = await run('chargeOrder', { orderId, progress: progressAt('charge') }, 2);
     const charges = await admin.listCharges(orderId);
     expect(charges).toHaveLength(1);
     expect(again.chargeId).toBe(charges[0]!.id);
@@ -108,16 +114,25 @@ describe('activities: reset safety (same order, second run)', () => {
 
   it('when bookCarrier runs twice for the same order and round (also after a lost answer), then the carrier holds one label', async () => {
     const { orderId } = await packedOrder();
-    await run('chargeOrder', { orderId });
+    await run('chargeOrder', { orderId, progress: progressAt('charge') });
 
     // A lost answer first: the label exists at the carrier, not yet in Postgres.
     await admin.setFaults({ primary: { timeoutNext: 1, hangMs: 3_000 } });
-    await expect(run('bookCarrier', { orderId, carrier: 'primary', round: 0 })).rejects.toBeInstanceOf(
-      ProviderUnavailableError,
+    await expect(
+      run('bookCarrier', { orderId, carrier: 'primary', round: 0, progress: progressAt('book-carrier') }),
+    ).rejects.toBeInstanceOf(ProviderUnavailableError);
+    const retried = await run(
+      'bookCarrier',
+      { orderId, carrier: 'primary', round: 0, progress: progressAt('book-carrier') },
+      2,
     );
-    const retried = await run('bookCarrier', { orderId, carrier: 'primary', round: 0 }, 2);
     // Then a reset run books again from the start.
-    const reset = await run('bookCarrier', { orderId, carrier: 'primary', round: 0 });
+    const reset = await run('bookCarrier', {
+      orderId,
+      carrier: 'primary',
+      round: 0,
+      progress: progressAt('book-carrier'),
+    });
 
     expect(reset).toEqual(retried);
     const labels = await admin.listLabels('primary', orderId);
@@ -129,7 +144,12 @@ describe('activities: reset safety (same order, second run)', () => {
     expect(await events(orderId, 'CarrierBooked')).toBe(1);
 
     // Even a reset run that falls over to the backup gets the one active label back, not a second parcel.
-    const backup = await run('bookCarrier', { orderId, carrier: 'backup', round: 0 });
+    const backup = await run('bookCarrier', {
+      orderId,
+      carrier: 'backup',
+      round: 0,
+      progress: progressAt('book-carrier'),
+    });
     expect(backup.labelId).toBe(retried.labelId);
     expect(await admin.listLabels('backup', orderId)).toEqual([]);
   });
@@ -161,8 +181,8 @@ describe('activities: reset safety (same order, second run)', () => {
   it('when every compensation runs twice, then money and stock come back exactly once', async () => {
     const before = await db.query('select sku, available, reserved from products order by sku');
     const { orderId } = await packedOrder();
-    await run('chargeOrder', { orderId });
-    await run('bookCarrier', { orderId, carrier: 'primary', round: 0 });
+    await run('chargeOrder', { orderId, progress: progressAt('charge') });
+    await run('bookCarrier', { orderId, carrier: 'primary', round: 0, progress: progressAt('book-carrier') });
 
     for (let pass = 0; pass < 2; pass++) {
       await run('voidLabel', { orderId });

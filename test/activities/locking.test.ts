@@ -4,7 +4,7 @@ import { createActivities, type Activities } from '../../src/activities';
 import { seed } from '../../src/db/seed';
 import { createHttpProviders } from '../../src/providers/http';
 import { createTestDatabase, type TestDatabase } from '../support/db';
-import { demoOrder } from '../support/orders';
+import { demoOrder, progressAt } from '../support/orders';
 
 /**
  * Lock modes of the stock steps. Every order that is being recorded or reserved inserts rows that reference the
@@ -47,9 +47,13 @@ describe('activities: stock steps and concurrent foreign-key checks', () => {
   async function reservedOrder(): Promise<string> {
     const input = demoOrder('lock');
     const { orderId } = input;
-    await run('recordOrder', input);
-    await run('reserveInventory', { orderId });
-    await run('createHarvestTask', { orderId, dueBy: new Date(Date.now() + 86_400_000).toISOString() });
+    await run('recordOrder', { order: input, progress: progressAt('received') });
+    await run('reserveInventory', { orderId, progress: progressAt('reserve-inventory') });
+    await run('createHarvestTask', {
+      orderId,
+      dueBy: new Date(Date.now() + 86_400_000).toISOString(),
+      progress: progressAt('harvest', 'AWAITING_HARVEST'),
+    });
     return orderId;
   }
 
@@ -83,6 +87,7 @@ describe('activities: stock steps and concurrent foreign-key checks', () => {
           { sku: 'TOM-HEIRLOOM', quantity: 2 },
           { sku: 'LET-BUTTER', quantity: 1 },
         ],
+        progress: progressAt('harvest'),
       }),
     );
     expect(harvested).toHaveLength(2);
@@ -95,14 +100,20 @@ describe('activities: stock steps and concurrent foreign-key checks', () => {
   test('reserveInventory, releaseReservation and cancelHarvest do not wait either', async () => {
     const input = demoOrder('lock', { lines: [{ sku: 'LET-BUTTER', quantity: 1 }] });
     const { orderId } = input;
-    await run('recordOrder', input);
-    await whileForeignKeyChecksHold(() => run('reserveInventory', { orderId }));
+    await run('recordOrder', { order: input, progress: progressAt('received') });
+    await whileForeignKeyChecksHold(() =>
+      run('reserveInventory', { orderId, progress: progressAt('reserve-inventory') }),
+    );
     await expect(whileForeignKeyChecksHold(() => run('releaseReservation', { orderId }))).resolves.toEqual({
       released: 1,
     });
 
     const harvestedId = await reservedOrder();
-    await run('recordHarvest', { orderId: harvestedId, yields: [{ sku: 'TOM-HEIRLOOM', quantity: 2 }] });
+    await run('recordHarvest', {
+      orderId: harvestedId,
+      yields: [{ sku: 'TOM-HEIRLOOM', quantity: 2 }],
+      progress: progressAt('harvest'),
+    });
     await expect(whileForeignKeyChecksHold(() => run('cancelHarvest', { orderId: harvestedId }))).resolves.toEqual({
       outcome: 'returned',
     });

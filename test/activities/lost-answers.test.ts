@@ -7,7 +7,7 @@ import { SandboxAdmin } from '../../src/providers/sandbox-admin';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
 import { idempotencyKeys, type OrderInput } from '../../src/workflows/definitions';
 import { createTestDatabase, type TestDatabase } from '../support/db';
-import { demoOrder } from '../support/orders';
+import { demoOrder, progressAt } from '../support/orders';
 
 /**
  * What the chaos suite (npm run chaos) found, pinned at the activity level: provider effects whose every answer was
@@ -50,11 +50,15 @@ describe('activities: effects whose answers were lost, and finished orders repla
   async function packedOrder(): Promise<OrderInput> {
     const order = input();
     const { orderId } = order;
-    await run('recordOrder', order);
-    await run('reserveInventory', { orderId });
-    await run('createHarvestTask', { orderId, dueBy: new Date(Date.now() + 86_400_000).toISOString() });
-    await run('recordHarvest', { orderId, yields: order.lines });
-    await run('packOrder', { orderId });
+    await run('recordOrder', { order, progress: progressAt('received') });
+    await run('reserveInventory', { orderId, progress: progressAt('reserve-inventory') });
+    await run('createHarvestTask', {
+      orderId,
+      dueBy: new Date(Date.now() + 86_400_000).toISOString(),
+      progress: progressAt('harvest', 'AWAITING_HARVEST'),
+    });
+    await run('recordHarvest', { orderId, yields: order.lines, progress: progressAt('harvest') });
+    await run('packOrder', { orderId, progress: progressAt('pack') });
     return order;
   }
 
@@ -62,16 +66,26 @@ describe('activities: effects whose answers were lost, and finished orders repla
 
   it('when a primary booking lost its answer and the order falls back to the backup (or a later round), then the label the primary holds is adopted, not doubled', async () => {
     const { orderId } = await packedOrder();
-    await run('chargeOrder', { orderId });
+    await run('chargeOrder', { orderId, progress: progressAt('charge') });
     await admin.setFaults({ primary: { timeoutNext: 1, hangMs: 3_000 } });
-    await expect(run('bookCarrier', { orderId, carrier: 'primary', round: 0 })).rejects.toBeInstanceOf(
-      ProviderUnavailableError,
-    );
+    await expect(
+      run('bookCarrier', { orderId, carrier: 'primary', round: 0, progress: progressAt('book-carrier') }),
+    ).rejects.toBeInstanceOf(ProviderUnavailableError);
     const [primaryLabel] = await admin.listLabels('primary', orderId);
     expect(primaryLabel).toMatchObject({ status: 'BOOKED' });
 
-    const shipment = await run('bookCarrier', { orderId, carrier: 'backup', round: 0 });
-    const nextRound = await run('bookCarrier', { orderId, carrier: 'primary', round: 1 });
+    const shipment = await run('bookCarrier', {
+      orderId,
+      carrier: 'backup',
+      round: 0,
+      progress: progressAt('book-carrier'),
+    });
+    const nextRound = await run('bookCarrier', {
+      orderId,
+      carrier: 'primary',
+      round: 1,
+      progress: progressAt('book-carrier'),
+    });
 
     const expected = {
       carrier: 'primary',
@@ -92,8 +106,8 @@ describe('activities: effects whose answers were lost, and finished orders repla
 
   it('when the pickup took effect but its answer was lost and the carrier then goes down, then confirmPickup still records the hand-over', async () => {
     const { orderId } = await packedOrder();
-    await run('chargeOrder', { orderId });
-    await run('bookCarrier', { orderId, carrier: 'primary', round: 0 });
+    await run('chargeOrder', { orderId, progress: progressAt('charge') });
+    await run('bookCarrier', { orderId, carrier: 'primary', round: 0, progress: progressAt('book-carrier') });
     await admin.setFaults({ primary: { timeoutNext: 1, hangMs: 3_000 } });
 
     const { pickedUpAt } = await run('confirmPickup', { orderId });
@@ -110,8 +124,8 @@ describe('activities: effects whose answers were lost, and finished orders repla
 
   it('when the carrier is down before the pickup happened, then confirmPickup fails (and is retried) rather than pretend', async () => {
     const { orderId } = await packedOrder();
-    await run('chargeOrder', { orderId });
-    await run('bookCarrier', { orderId, carrier: 'primary', round: 0 });
+    await run('chargeOrder', { orderId, progress: progressAt('charge') });
+    await run('bookCarrier', { orderId, carrier: 'primary', round: 0, progress: progressAt('book-carrier') });
     await admin.setFaults({ primary: { outage: true } });
 
     await expect(run('confirmPickup', { orderId })).rejects.toBeInstanceOf(ProviderUnavailableError);
@@ -121,9 +135,9 @@ describe('activities: effects whose answers were lost, and finished orders repla
   it('when a booking lost its answer and the order is cancelled, then voidLabel voids the label the carrier holds', async () => {
     const { orderId } = await packedOrder();
     await admin.setFaults({ primary: { timeoutNext: 1, hangMs: 3_000 } });
-    await expect(run('bookCarrier', { orderId, carrier: 'primary', round: 0 })).rejects.toBeInstanceOf(
-      ProviderUnavailableError,
-    );
+    await expect(
+      run('bookCarrier', { orderId, carrier: 'primary', round: 0, progress: progressAt('book-carrier') }),
+    ).rejects.toBeInstanceOf(ProviderUnavailableError);
     expect(await db.query('select * from shipments where order_id = $1', [orderId])).toEqual([]);
 
     expect(await run('voidLabel', { orderId })).toEqual({ voided: 1 });
@@ -138,7 +152,9 @@ describe('activities: effects whose answers were lost, and finished orders repla
   it('when a charge succeeded at the gateway but its answer was lost, then refundOrder finds it there and refunds it once', async () => {
     const { orderId } = await packedOrder();
     await admin.setFaults({ payments: { timeoutNext: 1, hangMs: 3_000 } });
-    await expect(run('chargeOrder', { orderId })).rejects.toBeInstanceOf(ProviderUnavailableError);
+    await expect(run('chargeOrder', { orderId, progress: progressAt('charge') })).rejects.toBeInstanceOf(
+      ProviderUnavailableError,
+    );
     expect(await db.query('select * from payments where order_id = $1', [orderId])).toEqual([]);
     const [charge] = await admin.listCharges(orderId);
 
@@ -164,13 +180,19 @@ describe('activities: effects whose answers were lost, and finished orders repla
     await run('unpackOrder', { orderId });
     await run('cancelHarvest', { orderId });
     await run('releaseReservation', { orderId });
-    await run('markOrder', { orderId, status: 'CANCELLED', eventKey: 'closed', eventType: 'OrderCancelled' });
+    await run('markOrder', {
+      orderId,
+      progress: progressAt('pack', 'CANCELLED'),
+      event: { key: 'closed', type: 'OrderCancelled' },
+    });
     expect(await stock()).toEqual(before);
 
     // The reset run: the harvest signal is re-applied, the steps run again.
-    await run('recordOrder', order);
-    await run('reserveInventory', { orderId });
-    await expect(run('recordHarvest', { orderId, yields: lines })).rejects.toMatchObject({
+    await run('recordOrder', { order, progress: progressAt('received') });
+    await run('reserveInventory', { orderId, progress: progressAt('reserve-inventory') });
+    await expect(
+      run('recordHarvest', { orderId, yields: lines, progress: progressAt('harvest') }),
+    ).rejects.toMatchObject({
       type: 'HarvestClosed',
       nonRetryable: true,
     });
@@ -184,16 +206,19 @@ describe('activities: effects whose answers were lost, and finished orders repla
   it('when an order that never reserved is replayed after it finished, then reserveInventory refuses instead of taking stock', async () => {
     const before = await stock();
     const order = input([{ sku: 'STR-ALBION', quantity: 1_000_000 }]);
-    await run('recordOrder', order);
-    await expect(run('reserveInventory', { orderId: order.orderId })).rejects.toMatchObject({ type: 'OutOfStock' });
+    await run('recordOrder', { order, progress: progressAt('received') });
+    await expect(
+      run('reserveInventory', { orderId: order.orderId, progress: progressAt('reserve-inventory') }),
+    ).rejects.toMatchObject({ type: 'OutOfStock' });
     await run('markOrder', {
       orderId: order.orderId,
-      status: 'CANCELLED',
-      eventKey: 'closed',
-      eventType: 'OrderCancelled',
+      progress: progressAt('reserve-inventory', 'CANCELLED'),
+      event: { key: 'closed', type: 'OrderCancelled' },
     });
 
-    await expect(run('reserveInventory', { orderId: order.orderId })).rejects.toMatchObject({
+    await expect(
+      run('reserveInventory', { orderId: order.orderId, progress: progressAt('reserve-inventory') }),
+    ).rejects.toMatchObject({
       type: 'OrderClosed',
       nonRetryable: true,
     });

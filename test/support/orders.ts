@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { OrderInput } from '../../src/workflows/definitions';
+import type { OrderInput, OrderProgress, OrderStatus, OrderStep } from '../../src/workflows/definitions';
 
 /**
  * The demo customer's order of the seeded stock (2 heirloom tomatoes, 1 butter lettuce), as the API would hand it
@@ -27,4 +27,9 @@ export function demoOrder(idPrefix: string, overrides: Partial<OrderInput> = {})
     submittedAt: new Date().toISOString(),
     ...overrides,
   };
+}
+
+/** The progress a workflow hands to an activity that records `step` (tests that call activities directly). */
+export function progressAt(step: OrderStep, status: OrderStatus = 'RUNNING'): OrderProgress {
+  return { status, step, reason: null };
 }

@@ -12,7 +12,7 @@ import {
 import { createActivities, type Activities } from '../../src/activities';
 import { seed } from '../../src/db/seed';
 import { sdkExecutable } from '../../src/lib/binaries';
-import { orderStartOptions } from '../../src/lib/order-start';
+import { orderStartOptions, placeOrder, type PlaceOrderAnswer } from '../../src/lib/order-start';
 import { createHttpProviders } from '../../src/providers/http';
 import { SandboxAdmin } from '../../src/providers/sandbox-admin';
 import type { Providers } from '../../src/providers/types';
@@ -30,7 +30,7 @@ import { createTestDatabase, type TestDatabase } from './db';
 import { demoOrder } from './orders';
 
 let runtimeInstalled = false;
-function quietRuntime(): void {
+export function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
@@ -65,6 +65,15 @@ export interface WorkflowHarness {
       /** Start with nothing but task queue, ID and input (as `temporal workflow start` would), not as the API does. */
       bareStart?: boolean;
     },
+  ) => Promise<T>;
+  /**
+   * Like `run`, but the order is placed as `POST /orders` places it: started by update-with-start, waiting for the
+   * `placeOrder` answer, which `body` gets with the handle.
+   */
+  place: <T>(
+    input: OrderInput,
+    body: (handle: WorkflowHandle<typeof orderFulfillment>, answer: PlaceOrderAnswer) => Promise<T>,
+    options?: { activities?: Partial<Activities> | ((real: Activities) => Partial<Activities>) },
   ) => Promise<T>;
   teardown: () => Promise<void>;
 }
@@ -103,6 +112,23 @@ export async function createWorkflowHarness(options: { providerTimeoutMs?: numbe
   const real = createActivities({ db: db.db, providers });
   const code = await workflowBundle();
 
+  /** Run `body` while a worker with the real activities (and any overrides) polls a fresh task queue. */
+  async function withWorker<T>(
+    activities: Partial<Activities> | ((real: Activities) => Partial<Activities>) | undefined,
+    body: (taskQueue: string) => Promise<T>,
+  ): Promise<T> {
+    const taskQueue = `tq-${randomUUID()}`;
+    const overrides = typeof activities === 'function' ? activities(real) : (activities ?? {});
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue,
+      workflowBundle: code,
+      activities: { ...real, ...overrides },
+    });
+    return worker.runUntil(() => body(taskQueue));
+  }
+
   return {
     env,
     db,
@@ -110,18 +136,8 @@ export async function createWorkflowHarness(options: { providerTimeoutMs?: numbe
     admin: new SandboxAdmin(sandbox.url),
     providers,
     order: (overrides = {}) => demoOrder('t', overrides),
-    run: async (input, body, runOptions = {}) => {
-      const taskQueue = `tq-${randomUUID()}`;
-      const overrides =
-        typeof runOptions.activities === 'function' ? runOptions.activities(real) : (runOptions.activities ?? {});
-      const worker = await Worker.create({
-        connection: env.nativeConnection,
-        namespace: env.namespace ?? 'default',
-        taskQueue,
-        workflowBundle: code,
-        activities: { ...real, ...overrides },
-      });
-      return worker.runUntil(async () => {
+    run: async (input, body, runOptions = {}) =>
+      withWorker(runOptions.activities, async (taskQueue) => {
         // Started as the API starts it (search attributes included), unless the test asks otherwise.
         const handle = await env.client.workflow.start(
           orderFulfillment,
@@ -130,8 +146,12 @@ export async function createWorkflowHarness(options: { providerTimeoutMs?: numbe
             : orderStartOptions(input, taskQueue),
         );
         return body(handle);
-      });
-    },
+      }),
+    place: async (input, body, placeOptions = {}) =>
+      withWorker(placeOptions.activities, async (taskQueue) => {
+        const answer = await placeOrder(env.client, input, { taskQueue, timeoutMs: 30_000 });
+        return body(env.client.workflow.getHandle(orderWorkflowId(input.orderId)), answer);
+      }),
     teardown: async () => {
       await sandbox.close();
       await db.drop();

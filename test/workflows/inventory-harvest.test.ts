@@ -1,3 +1,4 @@
+import { placeOrder } from '../../src/lib/order-start';
 import { harvestWindowMs, statusQuery } from '../../src/workflows/definitions';
 import { eventTypes, orderRow, reportHarvest, rowsOf, stock, workflowFailure } from '../support/scenarios';
 import { createWorkflowHarness, waitForStatus, type WorkflowHarness } from '../support/workflow-harness';
@@ -9,21 +10,29 @@ describe('orderFulfillment: inventory and harvest failures', () => {
   }, 120_000);
   afterAll(() => h?.teardown());
 
-  it('when a line asks for more than is available, then the order fails with OutOfStock, is CANCELLED and nothing moves', async () => {
+  it('when a line asks for more than is available, then placeOrder refuses at once naming the short SKU, the run fails with OutOfStock, is CANCELLED and nothing moves', async () => {
     const before = await stock(h);
+    const tooMany = before['TOM-HEIRLOOM']!.available + 1;
     const input = h.order({
       lines: [
         { sku: 'LET-BUTTER', quantity: 1 },
-        { sku: 'TOM-HEIRLOOM', quantity: before['TOM-HEIRLOOM']!.available + 1 },
+        { sku: 'TOM-HEIRLOOM', quantity: tooMany },
       ],
     });
     const { orderId } = input;
 
-    const { failure, activity, root, view } = await h.run(input, async (handle) => {
+    const { answer, failure, activity, root, view } = await h.place(input, async (handle, answer) => {
       const outcome = await workflowFailure(handle.result());
-      return { ...outcome, view: await handle.query(statusQuery) };
+      return { answer, ...outcome, view: await handle.query(statusQuery) };
     });
 
+    // The caller learns it from the answer to the start itself, with every short line and what there is of it.
+    expect(answer.kind).toBe('refused');
+    const refusal = answer.kind === 'refused' ? answer.failure : undefined;
+    expect(refusal?.type).toBe('OutOfStock');
+    expect(refusal?.details?.[0]).toEqual({
+      shortages: [{ sku: 'TOM-HEIRLOOM', requested: tooMany, available: before['TOM-HEIRLOOM']!.available }],
+    });
     expect(failure.type).toBe('OutOfStock');
     expect(failure.message).toMatch(/out of stock: TOM-HEIRLOOM/i);
     // reserveInventory is a local activity: its failure reaches the workflow as it was thrown, with no ActivityFailure
@@ -42,18 +51,41 @@ describe('orderFulfillment: inventory and harvest failures', () => {
     expect(await rowsOf(h, 'reservations', orderId)).toEqual([]);
     expect(await rowsOf(h, 'harvest_tasks', orderId)).toEqual([]);
     expect(await rowsOf(h, 'payments', orderId)).toEqual([]);
-    expect(await eventTypes(h, orderId)).toEqual([
-      'OrderReceived',
-      'CompensationStarted',
-      'CustomerNotified',
-      'OrderCancelled',
-    ]);
-
+    // The refusal is recorded, so a repeated request gets the same answer after the run ended; no e-mail: the
+    // customer was told in the answer.
+    expect(await eventTypes(h, orderId)).toEqual(['OrderReceived', 'CompensationStarted', 'OrderCancelled']);
+    const [closed] = await h.db.query<{ data: { refusal?: { type: string } } }>(
+      'select data from order_events where event_id = $1',
+      [`${orderId}:closed`],
+    );
+    expect(closed?.data.refusal).toMatchObject({ type: 'OutOfStock' });
     expect(await h.admin.listCharges(orderId)).toEqual([]);
-    const messages = await h.admin.listNotifications(orderId);
-    expect(messages).toHaveLength(1);
-    expect(messages[0]?.subject).toMatch(/cancelled/i);
-    expect(messages[0]?.body).toMatch(/out of stock/i);
+    expect(await h.admin.listNotifications(orderId)).toEqual([]);
+  });
+
+  it('when stock is there, then placeOrder answers with the reserved lines and the harvest task, and a repeat gets the same answer', async () => {
+    const input = h.order();
+    const { first, again } = await h.place(input, async (handle, first) => {
+      // A repeat joins the running order (a new start would land on a queue nobody polls and come back pending).
+      const again = await placeOrder(h.env.client, input, { taskQueue: 'nobody-polls-this', timeoutMs: 30_000 });
+      await handle.terminate('test done');
+      return { first, again };
+    });
+    expect(first).toEqual({
+      kind: 'accepted',
+      acceptance: {
+        orderId: input.orderId,
+        lines: [
+          { sku: 'LET-BUTTER', quantity: 1, unitPriceCents: expect.any(Number) },
+          { sku: 'TOM-HEIRLOOM', quantity: 2, unitPriceCents: expect.any(Number) },
+        ],
+        harvestTask: { taskId: `hv-${input.orderId}`, dueBy: expect.any(String) },
+        replayed: false,
+      },
+    });
+    expect(again).toEqual(
+      first.kind === 'accepted' ? { kind: 'accepted', acceptance: { ...first.acceptance, replayed: true } } : undefined,
+    );
   });
 
   it('when the crew never reports within the window derived from the products, then HarvestTimedOut releases stock, cancels the task and notifies', async () => {
