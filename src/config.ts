@@ -61,6 +61,11 @@ export const configSchema = z.object({
   API_KEYS: optionalString,
   /** Requests per minute allowed per API key (or per client address without a key). */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+  /**
+   * How long `POST /orders` waits for the order's workflow to reserve the stock and open the harvest task before it
+   * answers 503 `order-pending` (the order goes on; the same Idempotency-Key gets its answer later).
+   */
+  ORDER_ACCEPT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   /** Base URL the API prints in `Location` headers and the quick-start curl. */
   PUBLIC_BASE_URL: optionalString,
 

@@ -24,6 +24,8 @@ export interface AppDeps {
   currency?: string;
   /** Requests per minute per API key; unlimited when unset. */
   rateLimitPerMinute?: number;
+  /** How long `POST /orders` waits for the workflow to reserve the stock (default 10 s). */
+  acceptTimeoutMs?: number;
 }
 
 /** The HTTP API as an Express app; server.ts listens, tests drive it with supertest. */
@@ -45,7 +47,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(authenticate(deps.apiKeys));
   if (deps.rateLimitPerMinute) app.use(rateLimit(deps.rateLimitPerMinute));
   app.use(productsRouter(deps));
-  app.use(ordersRouter({ ...deps, currency: deps.currency ?? 'USD' }));
+  app.use(ordersRouter({ ...deps, currency: deps.currency ?? 'USD', acceptTimeoutMs: deps.acceptTimeoutMs ?? 10_000 }));
   app.use(customersRouter(deps));
   app.use(harvestRouter(deps));
   app.use(notFoundHandler);

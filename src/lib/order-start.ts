@@ -1,15 +1,23 @@
-import type { WorkflowStartOptions } from '@temporalio/client';
-import { orderWorkflowId, type OrderInput } from '../workflows/definitions';
+import {
+  isGrpcDeadlineError,
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type Client,
+  type WorkflowStartOptions,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { orderFulfillment } from '../workflows';
+import { orderWorkflowId, placeOrderUpdate, type OrderAcceptance, type OrderInput } from '../workflows/definitions';
 import { CUSTOMER_ID, ORDER_STATUS, ORDER_STEP } from '../workflows/search-attributes';
 
 /**
- * How an order's workflow is started (the API; the benchmark's client-side orders use the same options).
- *
- * The workflow ID comes from the order ID, so a key already used, by a running or a finished order, fails the start
- * with WorkflowExecutionAlreadyStartedError (the default conflict policy; finished orders' IDs are never reused) and
- * the caller answers with that order. A new order thus costs one RPC: attaching with `USE_EXISTING` would need a
- * second one (describe) to tell a replayed request from a new order.
+ * How an order's workflow is started (the API; the benchmark's and the tests' client-side orders use the same
+ * options). The workflow ID comes from the order ID; a finished order's ID is never reused (REJECT_DUPLICATE), and a
+ * running one is joined (USE_EXISTING), so a repeated request reaches the same run. The search attributes make the
+ * order searchable from its first moment without the workflow spending history events to set them. No memo: nothing
+ * needs one, and memos (like search attributes) are not encrypted.
  */
 export function orderStartOptions(input: OrderInput, taskQueue: string): WorkflowStartOptions<typeof orderFulfillment> {
   return {
@@ -17,12 +25,55 @@ export function orderStartOptions(input: OrderInput, taskQueue: string): Workflo
     workflowId: orderWorkflowId(input.orderId),
     args: [input],
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
-    memo: { requestHash: input.requestHash, customerId: input.customerId },
-    // Searchable from the first moment, without the workflow spending history events to set them.
     typedSearchAttributes: [
       { key: CUSTOMER_ID, value: input.customerId },
       { key: ORDER_STATUS, value: 'RUNNING' },
       { key: ORDER_STEP, value: 'received' },
     ],
   };
+}
+
+/** What placing an order can come to. */
+export type PlaceOrderAnswer =
+  /** Stock reserved, harvest task open (possibly for an earlier identical request). */
+  | { kind: 'accepted'; acceptance: OrderAcceptance }
+  /** The workflow refused the order: out of stock, or the key was used with another body (`failure.type`). */
+  | { kind: 'refused'; failure: ApplicationFailure }
+  /** The order's run already ended: its answer is in the order's record, not in a running workflow. */
+  | { kind: 'finished' }
+  /** No answer within the deadline: the run is started (or queued) and a repeat of the request will find it. */
+  | { kind: 'pending' };
+
+/**
+ * Start the order's run and wait for its first decision in the same call (update-with-start): the `placeOrder`
+ * Update answers once the stock is reserved and the crew has a task, or refuses. Everything after that runs on
+ * asynchronously. Waits at most `timeoutMs`.
+ */
+export async function placeOrder(
+  client: Client,
+  input: OrderInput,
+  options: { taskQueue: string; timeoutMs: number },
+): Promise<PlaceOrderAnswer> {
+  const startWorkflowOperation = new WithStartWorkflowOperation('orderFulfillment', {
+    ...orderStartOptions(input, options.taskQueue),
+    workflowIdConflictPolicy: 'USE_EXISTING',
+  });
+  try {
+    const acceptance = await client.withDeadline(Date.now() + options.timeoutMs, () =>
+      client.workflow.executeUpdateWithStart(placeOrderUpdate, {
+        args: [{ requestHash: input.requestHash }],
+        startWorkflowOperation,
+      }),
+    );
+    return { kind: 'accepted', acceptance };
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return { kind: 'finished' };
+    if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
+      return { kind: 'refused', failure: error.cause };
+    }
+    if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(error)) {
+      return { kind: 'pending' };
+    }
+    throw error;
+  }
 }

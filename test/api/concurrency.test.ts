@@ -53,7 +53,7 @@ async function setAvailable(sku: string, target: number) {
   expect(res.body.available).toBe(target);
 }
 
-it('when 30 customers order the last 10 units at the same moment, then exactly 10 are reserved, the rest are cancelled out of stock, and stock ends at 0 without ever going negative', async () => {
+it('when 30 customers order the last 10 units at the same moment, then exactly 10 get 202, the other 20 get 409 out-of-stock at once, and stock ends at 0 without ever going negative', async () => {
   const SKU = 'STR-ALBION';
   await setAvailable(SKU, 10);
   const reservedBefore = (await stock(SKU)).reserved;
@@ -68,11 +68,18 @@ it('when 30 customers order the last 10 units at the same moment, then exactly 1
         .send(orderBody([{ sku: SKU, quantity: 1 }])),
     ),
   );
-  expect(responses.map((r) => r.status)).toEqual(Array(30).fill(202));
+  // Every answer is the workflow's own decision, given before the response: reserved, or out of stock.
+  const won = responses.filter((r) => r.status === 202);
+  const lost = responses.filter((r) => r.status === 409);
+  expect(won).toHaveLength(10);
+  expect(lost).toHaveLength(20);
+  for (const r of lost) {
+    expect(r.body).toMatchObject({ type: '/problems/out-of-stock', shortages: [{ sku: SKU, requested: 1 }] });
+  }
   const orderIds = responses.map((r) => r.body.orderId as string);
   expect(new Set(orderIds).size).toBe(30);
 
-  // Every workflow decides: it either holds its reservation and waits for the crew, or is cancelled.
+  // The refused orders end CANCELLED, the accepted ones wait for the crew.
   const settled = await eventually(async () => {
     const res = await request(api.app).get('/orders?limit=100').set(KEYS.admin);
     const page = orderPageSchema.parse(res.body);
@@ -81,12 +88,11 @@ it('when 30 customers order the last 10 units at the same moment, then exactly 1
     return decided.length === 30 ? ours : undefined;
   }, 60_000);
   const lowest = await sampler.stop();
-
-  const won = settled.filter((o) => o.status === 'AWAITING_HARVEST');
-  const lost = settled.filter((o) => o.status === 'CANCELLED');
-  expect(won).toHaveLength(10);
-  expect(lost).toHaveLength(20);
-  for (const order of lost) expect(order.reason).toMatch(/Out of stock: STR-ALBION/);
+  const waiting = settled.filter((o) => o.status === 'AWAITING_HARVEST').map((o) => o.orderId);
+  expect(waiting.sort()).toEqual(won.map((r) => r.body.orderId as string).sort());
+  for (const order of settled.filter((o) => o.status === 'CANCELLED')) {
+    expect(order.reason).toMatch(/Out of stock: STR-ALBION/);
+  }
 
   const [{ count }] = (await api.h.db.query<{ count: string }>(
     `select count(*) from reservations where sku = $1 and status in ('ACTIVE', 'CONSUMED') and order_id = any($2)`,

@@ -53,8 +53,6 @@ describe('GET /harvest-tasks', () => {
 
 describe('POST /harvest-tasks/:id/complete', () => {
   it.each([
-    ['a SKU not on the order', { yields: [{ sku: 'KAL-LACINATO', quantity: 1 }] }, ['yields.0.sku']],
-    ['more than was ordered', { yields: [{ sku: 'TOM-HEIRLOOM', quantity: 3 }] }, ['yields.0.quantity']],
     [
       'the same SKU twice',
       {
@@ -68,6 +66,18 @@ describe('POST /harvest-tasks/:id/complete', () => {
     ['a negative quantity', { yields: [{ sku: 'TOM-HEIRLOOM', quantity: -1 }] }, ['yields.0.quantity']],
     ['no yields', { yields: [] }, ['yields']],
     ['an extra field', { yields: [{ sku: 'TOM-HEIRLOOM', quantity: 1 }], crew: 'north' }, ['crew']],
+  ])('when the report has %s, then 400 names %j and the order keeps waiting', async (_name, body, fields) => {
+    const res = await complete().set(KEYS.crew).send(body);
+    expect(res.status).toBe(400);
+    expect(res.body.type).toBe('/problems/validation');
+    expect(errorPaths(res.body)).toEqual(fields);
+    const order = await request(app()).get(`/orders/${orderId}`).set(KEYS.admin);
+    expect(order.body.status).toBe('AWAITING_HARVEST');
+  });
+
+  it.each([
+    ['a SKU not on the order', { yields: [{ sku: 'KAL-LACINATO', quantity: 1 }] }, ['yields.0.sku']],
+    ['more than was ordered', { yields: [{ sku: 'TOM-HEIRLOOM', quantity: 3 }] }, ['yields.0.quantity']],
     [
       'two bad yields',
       {
@@ -78,14 +88,17 @@ describe('POST /harvest-tasks/:id/complete', () => {
       },
       ['yields.0.sku', 'yields.1.quantity'],
     ],
-  ])('when the report has %s, then 400 names %j and the order keeps waiting', async (_name, body, fields) => {
-    const res = await complete().set(KEYS.crew).send(body);
-    expect(res.status).toBe(400);
-    expect(res.body.type).toBe('/problems/validation');
-    expect(errorPaths(res.body)).toEqual(fields);
-    const order = await request(app()).get(`/orders/${orderId}`).set(KEYS.admin);
-    expect(order.body.status).toBe('AWAITING_HARVEST');
-  });
+  ])(
+    'when the report has %s, then the workflow refuses it: 422 names %j and the order keeps waiting',
+    async (_name, body, fields) => {
+      const res = await complete().set(KEYS.crew).send(body);
+      expect(res.status).toBe(422);
+      expect(res.body.type).toBe('/problems/harvest-report-invalid');
+      expect(errorPaths(res.body)).toEqual(fields);
+      const order = await request(app()).get(`/orders/${orderId}`).set(KEYS.admin);
+      expect(order.body.status).toBe('AWAITING_HARVEST');
+    },
+  );
 
   it('when a customer reports, then 403; without a key, then 401; for an unknown task, then 404; a malformed ID, then 400', async () => {
     const body = { yields: [{ sku: 'TOM-HEIRLOOM', quantity: 2 }] };

@@ -1,9 +1,10 @@
 import { Router } from 'express';
 import type { Client } from '@temporalio/client';
 import type { Db } from '../../db/client';
-import { harvestCompletedSignal, orderWorkflowId } from '../../workflows/definitions';
+import { orderWorkflowId, reportHarvestUpdate } from '../../workflows/definitions';
 import { requireRole, type Principal } from '../auth';
-import { problems, type FieldError } from '../problem';
+import { problems } from '../problem';
+import { isRunClosed, rethrowAsProblem } from '../refusals';
 import { validate } from '../validate';
 import { harvestRoutes, LIMITS } from './schemas';
 
@@ -34,28 +35,21 @@ export function harvestRouter({ db, temporal }: { db: Db; temporal: Client }): R
     const { params, body } = validate(req, harvestRoutes.completeHarvestTask);
     const { id } = params;
     const { yields } = body;
-    const task = await db.harvestTask.findUnique({ where: { id }, include: { order: { include: { lines: true } } } });
+    const task = await db.harvestTask.findUnique({ where: { id } });
     if (!task) throw problems.notFound(`Harvest task ${id}`);
-    if (task.status !== 'OPEN')
-      throw problems.conflict('harvest-task-closed', `Harvest task ${id} is ${task.status}`, {
-        taskStatus: task.status,
-      });
-    // Checks against the order itself: every bad yield is named, like a schema error.
-    const lines = new Map(task.order.lines.map((l) => [l.sku, l.quantity]));
-    const errors = yields.flatMap((y, i): FieldError[] => {
-      const ordered = lines.get(y.sku);
-      if (ordered === undefined)
-        return [{ in: 'body', path: `yields.${i}.sku`, message: `${y.sku} is not on this order` }];
-      if (y.quantity > ordered) {
-        return [{ in: 'body', path: `yields.${i}.quantity`, message: `more than the ${ordered} ordered` }];
-      }
-      return [];
-    });
-    if (errors.length > 0) throw problems.validation(errors);
     const principal = req.principal as Principal;
-    await temporal.workflow
-      .getHandle(orderWorkflowId(task.orderId))
-      .signal(harvestCompletedSignal, { taskId: id, yields, reportedBy: `${principal.role}:${principal.subject}` });
+    try {
+      await temporal.workflow.getHandle(orderWorkflowId(task.orderId)).executeUpdate(reportHarvestUpdate, {
+        args: [{ taskId: id, yields, reportedBy: `${principal.role}:${principal.subject}` }],
+      });
+    } catch (error) {
+      if (isRunClosed(error)) {
+        throw problems.conflict('harvest-task-closed', `Harvest task ${id} is ${task.status}: its order has ended`, {
+          taskStatus: task.status,
+        });
+      }
+      rethrowAsProblem(error, { taskStatus: task.status });
+    }
     res
       .status(202)
       .json({ taskId: id, orderId: task.orderId, accepted: true, links: { order: `/orders/${task.orderId}` } });

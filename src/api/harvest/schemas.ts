@@ -63,16 +63,23 @@ export const harvestRoutes = {
     method: 'post',
     path: '/harvest-tasks/:id/complete',
     operationId: 'completeHarvestTask',
-    summary: 'Report what was picked; signals the order’s workflow',
+    summary: 'Report what was picked; the order’s workflow accepts or refuses it (a `reportHarvest` Update)',
     tag: 'harvest',
     access: ['crew', 'admin'],
     params: taskParams,
     query: noQuery,
     body: completeHarvestSchema,
     responses: {
-      202: { description: 'The report was sent to the workflow', schema: harvestAcceptedSchema },
+      202: { description: 'The workflow has the report and goes on with it', schema: harvestAcceptedSchema },
       404: { description: 'No such task', problems: ['not-found'] },
-      409: { description: 'The task is no longer open', problems: ['harvest-task-closed'] },
+      409: {
+        description: 'Reported already, or the order no longer waits for a harvest',
+        problems: ['harvest-already-reported', 'harvest-task-closed'],
+      },
+      422: {
+        description: 'A yield names a SKU the order does not have, or more than was ordered; `errors` names each',
+        problems: ['harvest-report-invalid'],
+      },
     },
   },
 } as const satisfies Record<string, RouteDoc>;

@@ -1,18 +1,20 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Router } from 'express';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Db, Prisma } from '../../db/client';
+import { placeOrder } from '../../lib/order-start';
 import {
-  cancelOrderSignal,
+  cancelOrderUpdate,
   orderWorkflowId,
+  retryCarrierBookingUpdate,
   statusQuery,
-  TERMINAL_STATUSES,
+  type OrderAcceptance,
   type OrderInput,
   type OrderStatusView,
 } from '../../workflows/definitions';
-import { orderStartOptions } from '../../lib/order-start';
 import { requireRole, type Principal } from '../auth';
 import { HttpProblem, problems } from '../problem';
+import { isRunClosed, problemFor, rethrowAsProblem } from '../refusals';
 import { validate } from '../validate';
 import { HTML_SECURITY_HEADERS, renderReceipt } from './receipt';
 import { encodeCursor, LIMITS, orderRoutes, type ListOrdersQuery } from './schemas';
@@ -22,6 +24,8 @@ export interface OrdersDeps {
   temporal: Client;
   taskQueue: string;
   currency: string;
+  /** How long `POST /orders` waits for the workflow's answer before saying "pending" (503). */
+  acceptTimeoutMs: number;
 }
 
 /** Canonical JSON (sorted keys) so the same body always hashes the same. */
@@ -43,14 +47,6 @@ function canonical(value: unknown): string {
 export function orderIdFor(customerId: string, idempotencyKey: string | undefined): string {
   if (!idempotencyKey) return `o-${randomUUID()}`;
   return `o-${createHash('sha256').update(`${customerId}\n${idempotencyKey}`).digest('hex').slice(0, 24)}`;
-}
-
-async function liveStatus(temporal: Client, orderId: string): Promise<OrderStatusView | undefined> {
-  try {
-    return await temporal.workflow.getHandle(orderWorkflowId(orderId)).query(statusQuery);
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -97,40 +93,63 @@ export async function listOrders(
   };
 }
 
-/** Orders: submit, list, read, audit trail, receipt, cancel. */
+/** The workflow's live view, for the timeline; undefined when the run cannot be asked (ended long ago, or down). */
+async function liveView(temporal: Client, orderId: string): Promise<OrderStatusView | undefined> {
+  try {
+    return await temporal.workflow.getHandle(orderWorkflowId(orderId)).query(statusQuery);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Orders: submit, list, read, audit trail, receipt, cancel, retry a parked booking. */
 export function ordersRouter(deps: OrdersDeps): Router {
   const router = Router();
   const { db, temporal } = deps;
 
-  /**
-   * Object-level access: the order if the caller may see it, null if it exists only as a workflow
-   * that has not recorded its row yet. Others' orders are 404, exactly like missing ones.
-   */
+  /** The order if the caller may see it. Others' orders are 404, exactly like missing ones. */
   async function authorizeOrder(orderId: string, principal: Principal) {
     const order = await db.order.findUnique({ where: { id: orderId } });
-    if (order) {
-      if (principal.role === 'customer' && order.customerId !== principal.subject) {
-        throw problems.notFound(`Order ${orderId}`);
-      }
-      return order;
+    if (!order || (principal.role === 'customer' && order.customerId !== principal.subject)) {
+      throw problems.notFound(`Order ${orderId}`);
     }
-    try {
-      // Not recorded yet: the workflow memo names the owner.
-      const description = await temporal.workflow.getHandle(orderWorkflowId(orderId)).describe();
-      if (principal.role === 'customer' && description.memo?.customerId !== principal.subject) {
-        throw problems.notFound(`Order ${orderId}`);
-      }
-      return null;
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError) throw problems.notFound(`Order ${orderId}`);
-      throw error;
+    return order;
+  }
+
+  /**
+   * The answer to a repeated `POST /orders` whose run has ended: rebuilt from what the workflow recorded, so it is
+   * the answer the first request got (the reservation and the harvest task, or the refusal).
+   */
+  async function recordedAnswer(orderId: string, requestHash: string, idempotencyKey: string | undefined) {
+    const order = await db.order.findUnique({
+      where: { id: orderId },
+      include: { lines: { orderBy: { sku: 'asc' } }, harvestTask: true },
+    });
+    if (!order) {
+      throw problems.conflict('order-finished', `Order ${orderId} ended before it was recorded`, {});
     }
+    if (order.requestHash !== requestHash) throw reused(idempotencyKey);
+    const closed = await db.orderEvent.findUnique({ where: { eventId: `${orderId}:closed` } });
+    const refusal = (closed?.data as { refusal?: { type: string; message: string; details: unknown[] } } | null)
+      ?.refusal;
+    if (refusal || !order.harvestTask) {
+      throw problemFor(refusal ?? { type: 'OrderFinished', message: `Order ${orderId} ended before it was accepted` }, {
+        orderId,
+      });
+    }
+    const acceptance: OrderAcceptance = {
+      orderId,
+      lines: order.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, unitPriceCents: l.unitPriceCents })),
+      harvestTask: { taskId: order.harvestTask.id, dueBy: order.harvestTask.dueBy.toISOString() },
+      replayed: true,
+    };
+    return acceptance;
   }
 
   async function readOrder(orderId: string, principal: Principal) {
     await authorizeOrder(orderId, principal);
     const [order, live] = await Promise.all([
-      db.order.findUnique({
+      db.order.findUniqueOrThrow({
         where: { id: orderId },
         include: {
           lines: { orderBy: { sku: 'asc' } },
@@ -138,27 +157,27 @@ export function ordersRouter(deps: OrdersDeps): Router {
           harvestTask: true,
         },
       }),
-      liveStatus(temporal, orderId),
+      liveView(temporal, orderId),
     ]);
-    const shipment = order?.shipments.find((s) => s.status !== 'VOIDED') ?? order?.shipments.at(-1);
+    const shipment = order.shipments.find((s) => s.status !== 'VOIDED') ?? order.shipments.at(-1);
     return {
       orderId,
-      customerId: order?.customerId,
-      // While the workflow runs, its live view is the freshest truth; the row is the durable read model.
-      status: live?.status ?? order?.status ?? 'RUNNING',
-      step: live?.step ?? order?.step ?? 'received',
-      reason: live?.reason ?? order?.outcomeReason ?? undefined,
-      acceptPartial: order?.acceptPartial,
-      currency: order?.currency,
-      lines: order?.lines.map((l) => ({
+      customerId: order.customerId,
+      // Status, step and reason are what the workflow recorded: it is their only writer.
+      status: order.status,
+      step: order.step,
+      reason: order.outcomeReason ?? undefined,
+      acceptPartial: order.acceptPartial,
+      currency: order.currency,
+      lines: order.lines.map((l) => ({
         sku: l.sku,
         quantity: l.quantity,
         unitPriceCents: l.unitPriceCents,
         harvestedQuantity: l.harvestedQuantity,
       })),
-      chargedCents: order?.chargedCents ?? null,
-      refundedCents: order?.refundedCents ?? 0,
-      harvestTask: order?.harvestTask
+      chargedCents: order.chargedCents ?? null,
+      refundedCents: order.refundedCents,
+      harvestTask: order.harvestTask
         ? { id: order.harvestTask.id, status: order.harvestTask.status, dueBy: order.harvestTask.dueBy }
         : null,
       shipment: shipment
@@ -170,8 +189,8 @@ export function ordersRouter(deps: OrdersDeps): Router {
           }
         : null,
       trackingNumber: shipment && shipment.status !== 'VOIDED' ? shipment.trackingNumber : null,
-      createdAt: order?.createdAt,
-      updatedAt: order?.updatedAt,
+      createdAt: order.createdAt,
+      updatedAt: order.updatedAt,
       workflow: {
         workflowId: orderWorkflowId(orderId),
         timeline: live?.timeline.map((t) => ({ step: t.step, state: t.state, at: t.at, detail: t.detail })),
@@ -183,12 +202,7 @@ export function ordersRouter(deps: OrdersDeps): Router {
           detail: a.detail,
         })),
       },
-      links: {
-        self: `/orders/${orderId}`,
-        events: `/orders/${orderId}/events`,
-        receipt: `/orders/${orderId}/receipt`,
-        cancel: `/orders/${orderId}/cancel`,
-      },
+      links: orderLinks(orderId),
     };
   }
 
@@ -201,6 +215,7 @@ export function ordersRouter(deps: OrdersDeps): Router {
       .digest('hex');
     const orderId = orderIdFor(principal.subject, idempotencyKey);
 
+    // Input checked against the catalogue before anything starts: bad input never starts a workflow.
     const [customer, products] = await Promise.all([
       db.customer.findUnique({ where: { id: principal.subject } }),
       db.product.findMany({ where: { sku: { in: body.lines.map((l) => l.sku) } }, select: { sku: true } }),
@@ -230,21 +245,38 @@ export function ordersRouter(deps: OrdersDeps): Router {
       requestHash,
       submittedAt: new Date().toISOString(),
     };
-    const workflowId = orderWorkflowId(orderId);
-    let replayed = false;
-    try {
-      await temporal.workflow.start('orderFulfillment', orderStartOptions(input, deps.taskQueue));
-    } catch (error) {
-      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-      const description = await temporal.workflow.getHandle(workflowId).describe();
-      if (description.memo?.requestHash !== requestHash) throw reused(idempotencyKey);
-      replayed = true;
+    const answer = await placeOrder(temporal, input, { taskQueue: deps.taskQueue, timeoutMs: deps.acceptTimeoutMs });
+    if (answer.kind === 'refused') {
+      throw answer.failure.type === 'IdempotencyKeyReused'
+        ? reused(idempotencyKey)
+        : problemFor(answer.failure, { orderId });
     }
+    if (answer.kind === 'pending') {
+      res.set('Retry-After', '1');
+      throw new HttpProblem(
+        503,
+        'order-pending',
+        'Order not answered yet',
+        idempotencyKey
+          ? 'The order is being placed; repeat the request with the same Idempotency-Key for its answer'
+          : `The order is being placed; follow it at /orders/${orderId}`,
+        { orderId },
+      );
+    }
+    const acceptance =
+      answer.kind === 'accepted' ? answer.acceptance : await recordedAnswer(orderId, requestHash, idempotencyKey);
     res
       .status(202)
       .location(`/orders/${orderId}`)
-      .set('Idempotent-Replayed', String(replayed))
-      .json({ orderId, workflowId, status: 'ACCEPTED', links: { self: `/orders/${orderId}` } });
+      .set('Idempotent-Replayed', String(acceptance.replayed))
+      .json({
+        orderId,
+        workflowId: orderWorkflowId(orderId),
+        status: 'ACCEPTED',
+        lines: acceptance.lines,
+        harvestTask: { id: acceptance.harvestTask.taskId, dueBy: acceptance.harvestTask.dueBy },
+        links: orderLinks(orderId),
+      });
   });
 
   router.get('/orders', requireRole('customer', 'admin'), async (req, res) => {
@@ -335,28 +367,61 @@ export function ordersRouter(deps: OrdersDeps): Router {
     const { params, body } = validate(req, orderRoutes.cancelOrder);
     const { id } = params;
     const principal = req.principal as Principal;
-    const order = await readOrder(id, principal);
-    const live = await liveStatus(temporal, id);
-    if (!live || TERMINAL_STATUSES.includes(live.status)) {
-      throw problems.conflict('order-finished', `Order ${id} is ${order.status}; it can no longer be cancelled`, {
-        orderStatus: order.status,
+    const order = await authorizeOrder(id, principal);
+    try {
+      const outcome = await temporal.workflow.getHandle(orderWorkflowId(id)).executeUpdate(cancelOrderUpdate, {
+        args: [{ reason: body.reason, requestedBy: `${principal.role}:${principal.subject}` }],
       });
+      res
+        .status(202)
+        .location(`/orders/${id}`)
+        .json({
+          orderId: id,
+          cancelRequested: true,
+          alreadyCancelling: outcome.alreadyCancelling,
+          links: orderLinks(id),
+        });
+    } catch (error) {
+      if (isRunClosed(error)) throw finished(id, order.status);
+      rethrowAsProblem(error, { orderStatus: order.status });
     }
-    if (live.shipment?.pickedUp || live.step === 'notify' || live.step === 'done') {
-      throw problems.conflict('too-late-to-cancel', `The carrier already has order ${id}'s parcel`, {
-        orderStatus: live.status,
+  });
+
+  router.post('/orders/:id/retry-booking', requireRole('admin'), async (req, res) => {
+    const { params, body } = validate(req, orderRoutes.retryCarrierBooking);
+    const { id } = params;
+    const principal = req.principal as Principal;
+    const order = await authorizeOrder(id, principal);
+    try {
+      await temporal.workflow.getHandle(orderWorkflowId(id)).executeUpdate(retryCarrierBookingUpdate, {
+        args: [{ requestedBy: `${principal.role}:${principal.subject}`, ...(body.note ? { note: body.note } : {}) }],
       });
+      res
+        .status(202)
+        .location(`/orders/${id}`)
+        .json({ orderId: id, retryRequested: true, links: orderLinks(id) });
+    } catch (error) {
+      if (isRunClosed(error)) throw finished(id, order.status);
+      rethrowAsProblem(error, { orderStatus: order.status });
     }
-    await temporal.workflow
-      .getHandle(orderWorkflowId(id))
-      .signal(cancelOrderSignal, { reason: body.reason, requestedBy: `${principal.role}:${principal.subject}` });
-    res
-      .status(202)
-      .location(`/orders/${id}`)
-      .json({ orderId: id, cancelRequested: true, links: { self: `/orders/${id}` } });
   });
 
   return router;
+}
+
+/** Where a client goes from an order: the operations on it. */
+function orderLinks(orderId: string) {
+  return {
+    self: `/orders/${orderId}`,
+    events: `/orders/${orderId}/events`,
+    receipt: `/orders/${orderId}/receipt`,
+    cancel: `/orders/${orderId}/cancel`,
+  };
+}
+
+/** An Update cannot reach a run that has ended: the order is finished. */
+function finished(orderId: string, status: string): HttpProblem {
+  return problems.conflict('order-finished', `Order ${orderId} is ${status}; it has ended`, { orderStatus: status });
 }
 
 function reused(idempotencyKey: string | undefined): HttpProblem {

@@ -80,6 +80,8 @@ export const orderIdParams = z.object({ id: orderIdSchema }).strict();
 
 export const cancelOrderSchema = z.object({ reason: safeText(500, { multiline: true }) }).strict();
 
+export const retryBookingSchema = z.object({ note: safeText(500, { multiline: true }).optional() }).strict();
+
 /** Opaque page position: base64url of `[createdAt, orderId]` of the last order on the page. */
 export function encodeCursor(createdAt: Date, id: string): string {
   return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString('base64url');
@@ -143,12 +145,23 @@ const lineSchema = z
   })
   .strict();
 
+const orderLinksSchema = z
+  .object({ self: z.string(), events: z.string(), receipt: z.string(), cancel: z.string() })
+  .strict();
+
 export const orderAcceptedSchema = z
   .object({
     orderId: z.string(),
     workflowId: z.string(),
-    status: z.literal('ACCEPTED'),
-    links: z.object({ self: z.string() }).strict(),
+    status: z.literal('ACCEPTED').describe('Stock is reserved and the crew has a task; the rest runs on its own'),
+    lines: z
+      .array(z.object({ sku: z.string(), quantity: z.number().int(), unitPriceCents: z.number().int() }).strict())
+      .describe('What is reserved, at the price each harvested unit will be charged'),
+    harvestTask: z
+      .object({ id: z.string(), dueBy: timestampSchema })
+      .strict()
+      .describe('The crew’s task and when the harvest is due; the order is cancelled if nobody reports by then'),
+    links: orderLinksSchema,
   })
   .strict();
 
@@ -233,7 +246,7 @@ export const orderViewSchema = z
       })
       .strict()
       .describe('Live view from the workflow’s status query; absent parts mean the workflow is not reachable'),
-    links: z.object({ self: z.string(), events: z.string(), receipt: z.string(), cancel: z.string() }).strict(),
+    links: orderLinksSchema,
   })
   .strict();
 
@@ -255,7 +268,16 @@ export const orderEventsSchema = z
   .strict();
 
 export const cancelAcceptedSchema = z
-  .object({ orderId: z.string(), cancelRequested: z.literal(true), links: z.object({ self: z.string() }).strict() })
+  .object({
+    orderId: z.string(),
+    cancelRequested: z.literal(true),
+    alreadyCancelling: z.boolean().describe('The order was already being undone; nothing new happens'),
+    links: orderLinksSchema,
+  })
+  .strict();
+
+export const retryAcceptedSchema = z
+  .object({ orderId: z.string(), retryRequested: z.literal(true), links: orderLinksSchema })
   .strict();
 
 // ---- Routes ----------------------------------------------------------------------------------
@@ -272,14 +294,27 @@ export const orderRoutes = {
     access: ['customer'],
     headers: createOrderHeaders,
     body: createOrderSchema,
+    description:
+      'Starts the order’s workflow and waits for its first decision (update-with-start): the answer says what is ' +
+      'reserved and when the harvest is due, or that stock is short. The same Idempotency-Key and body give the ' +
+      'same answer, also after the order finished.',
     responses: {
       202: {
-        description: 'Accepted; `Location` is the order; `Idempotent-Replayed` tells a retry',
+        description: 'Reserved; `Location` is the order; `Idempotent-Replayed` tells a repeated request',
         schema: orderAcceptedSchema,
+      },
+      409: {
+        description:
+          'Out of stock: `shortages` names each SKU with the quantity asked and available; nothing is reserved',
+        problems: ['out-of-stock'],
       },
       422: {
         description: 'Unknown customer or product, or an Idempotency-Key reused with another body',
         problems: ['unknown-customer', 'unknown-product', 'idempotency-key-reused'],
+      },
+      503: {
+        description: 'No answer from the workflow in time; repeat the request with the same key (`Retry-After`)',
+        problems: ['order-pending'],
       },
     },
   },
@@ -298,7 +333,7 @@ export const orderRoutes = {
     method: 'get',
     path: '/orders/:id',
     operationId: 'getOrder',
-    summary: 'The order: read model merged with the live workflow status query',
+    summary: 'The order as its workflow recorded it, with the workflow’s live timeline',
     description: OWN,
     tag: 'orders',
     access: ['customer', 'admin'],
@@ -345,16 +380,33 @@ export const orderRoutes = {
     path: '/orders/:id/cancel',
     operationId: 'cancelOrder',
     summary: 'Ask the workflow to cancel: completed steps are undone in reverse',
-    description: `${OWN} Refused once the carrier has the parcel or the order has finished.`,
+    description: `${OWN} The workflow decides (a \`cancelOrder\` Update): accepted until the carrier has the parcel, refused after.`,
     tag: 'orders',
     access: ['customer', 'admin'],
     params: orderIdParams,
     query: noQuery,
     body: cancelOrderSchema,
     responses: {
-      202: { description: 'The cancel was sent to the workflow', schema: cancelAcceptedSchema },
+      202: { description: 'The workflow accepted the cancel and is undoing the order', schema: cancelAcceptedSchema },
       404: { description: 'No such order, or not yours', problems: ['not-found'] },
       409: { description: 'Too late to cancel', problems: ['order-finished', 'too-late-to-cancel'] },
+    },
+  },
+  retryCarrierBooking: {
+    method: 'post',
+    path: '/orders/:id/retry-booking',
+    operationId: 'retryCarrierBooking',
+    summary: 'Retry the carrier booking of an order parked in NEEDS_ATTENTION (both carriers failed)',
+    description: 'The workflow decides (a `retryCarrierBooking` Update): accepted only while the order is parked.',
+    tag: 'orders',
+    access: ['admin'],
+    params: orderIdParams,
+    query: noQuery,
+    body: retryBookingSchema,
+    responses: {
+      202: { description: 'The workflow books again, primary carrier first', schema: retryAcceptedSchema },
+      404: { description: 'No such order', problems: ['not-found'] },
+      409: { description: 'The order is not parked, or has ended', problems: ['not-parked', 'order-finished'] },
     },
   },
 } as const satisfies Record<string, RouteDoc>;
