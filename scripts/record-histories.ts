@@ -10,16 +10,17 @@
  * writes the run's event history to test/replay/histories/<scenario>.json. The replay test then
  * replays every file against the current workflow code and fails on any nondeterminism.
  *
- * WHEN TO RE-RECORD. The committed histories stand for runs already in flight: a workflow change
- * that fails to replay them would break those runs. So:
- *   - While no production histories exist (nothing deployed yet), re-recording after a workflow
- *     change is legitimate: run this script and commit the new files with the change.
- *   - Once orders run in production, do NOT re-record to make a failing replay pass. Gate the new
- *     behaviour behind `patched('<change-id>')` (later `deprecatePatch`) so old histories still
- *     replay, move the old files to test/replay/histories/before-<change-id>/ (replayed too, never
- *     re-recorded) and re-record the new behaviour here (before-lean-history/ is one such set).
- *     Better still, replay real histories exported from the cluster
- *     (`temporal workflow show --workflow-id ... --output json > test/replay/histories/<name>.json`).
+ * WHEN TO RE-RECORD. The committed histories stand for runs in flight on the current worker build: a workflow change
+ * that fails to replay them would break those runs (orders move to a new build while they wait: the worker
+ * deployment's versioning behaviour is AUTO_UPGRADE). So a change to src/workflows that waiting orders will meet
+ * goes behind `patched('<change-id>')`, and before the new build is rolled out the histories of the build still
+ * running are kept: move them to test/replay/histories/<build-id>/ (replayed too, never re-recorded) and record
+ * the new behaviour here. Better still, replay real histories exported from the cluster
+ * (`temporal workflow show --workflow-id ... --output json > test/replay/histories/<build-id>/<name>.json`).
+ * README, "Shipping a change to the workflow", has the whole procedure.
+ *
+ * Orders are placed as `POST /orders` places them (update-with-start with the `placeOrder` Update). Messages go as
+ * Updates (what the API sends), except where a scenario records the signal of a `temporal workflow signal` recipe.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -31,9 +32,11 @@ import { startPostgres } from '../src/db/postgres-server';
 import { freePort } from '../src/lib/net';
 import {
   cancelOrderSignal,
+  cancelOrderUpdate,
   harvestCompletedSignal,
   harvestTaskId,
-  retryCarrierBookingSignal,
+  reportHarvestUpdate,
+  retryCarrierBookingUpdate,
   statusQuery,
   type HarvestYield,
   type OrderInput,
@@ -67,13 +70,17 @@ interface Scenario {
 
 const fullYield = (input: OrderInput): HarvestYield[] => input.lines.map((l) => ({ sku: l.sku, quantity: l.quantity }));
 
-async function reportHarvest(handle: Handle, input: OrderInput, yields = fullYield(input)): Promise<void> {
+/** The crew's report, as the API sends it (an Update), or as the CLI recipe sends it (a signal). */
+async function reportHarvest(
+  handle: Handle,
+  input: OrderInput,
+  yields = fullYield(input),
+  via: 'update' | 'signal' = 'update',
+): Promise<void> {
   await waitForStatus(handle, (v) => v.status === 'AWAITING_HARVEST');
-  await handle.signal(harvestCompletedSignal, {
-    taskId: harvestTaskId(input.orderId),
-    yields,
-    reportedBy: 'crew:recorder',
-  });
+  const report = { taskId: harvestTaskId(input.orderId), yields, reportedBy: 'crew:recorder' };
+  if (via === 'update') await handle.executeUpdate(reportHarvestUpdate, { args: [report] });
+  else await handle.signal(harvestCompletedSignal, report);
 }
 
 /**
@@ -115,6 +122,15 @@ async function parkWithOutage(h: WorkflowHarness, handle: Handle, input: OrderIn
   await reportHarvest(handle, input);
   await waitForStatus(handle, (v) => v.status === 'NEEDS_ATTENTION', 60_000);
 }
+
+/** Holds the carrier hand-over of the scenario that cancels during it. */
+const handOver = (() => {
+  let release!: () => void;
+  let markEntered!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const entered = new Promise<void>((resolve) => (markEntered = resolve));
+  return { release, released, entered, markEntered };
+})();
 
 export const SCENARIOS: Scenario[] = [
   {
@@ -173,7 +189,9 @@ export const SCENARIOS: Scenario[] = [
     drive: async (h, handle, input) => {
       await parkWithOutage(h, handle, input);
       await h.admin.clearFaults();
-      await handle.signal(retryCarrierBookingSignal, { requestedBy: 'ops:recorder', note: 'carriers back up' });
+      await handle.executeUpdate(retryCarrierBookingUpdate, {
+        args: [{ requestedBy: 'ops:recorder', note: 'carriers back up' }],
+      });
       return handle.result();
     },
     expected: { result: 'COMPLETED', status: 'COMPLETED' },
@@ -189,13 +207,35 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'cancel-during-harvest-wait',
-    description: 'a cancelOrder signal while waiting for the crew; the waiting scope is cancelled and compensated',
+    description: 'a cancelOrder Update while waiting for the crew; the waiting scope is cancelled and compensated',
     drive: async (_h, handle) => {
       await waitForStatus(handle, (v) => v.status === 'AWAITING_HARVEST');
-      await handle.signal(cancelOrderSignal, { reason: 'changed my mind', requestedBy: 'customer:cust-demo' });
+      await handle.executeUpdate(cancelOrderUpdate, {
+        args: [{ reason: 'changed my mind', requestedBy: 'customer:cust-demo' }],
+      });
       return handle.result();
     },
     expected: { result: 'CANCELLED', status: 'CANCELLED' },
+  },
+  {
+    name: 'cancel-signal-after-pickup',
+    description: 'a cancelOrder signal (the CLI recipe) while the parcel is handed over: refused and recorded',
+    activities: (real) => ({
+      confirmPickup: async (args) => {
+        handOver.markEntered();
+        await handOver.released;
+        return real.confirmPickup(args);
+      },
+    }),
+    drive: async (_h, handle, input) => {
+      await reportHarvest(handle, input, fullYield(input), 'signal');
+      await handOver.entered;
+      await handle.signal(cancelOrderSignal, { reason: 'too late', requestedBy: 'ops:recorder' });
+      await waitForStatus(handle, (v) => v.cancelRequest !== undefined);
+      handOver.release();
+      return handle.result();
+    },
+    expected: { result: 'COMPLETED', status: 'COMPLETED' },
   },
   {
     name: 'partial-yield-accepted',
@@ -208,10 +248,11 @@ export const SCENARIOS: Scenario[] = [
       ],
     },
     drive: async (_h, handle, input) => {
-      await reportHarvest(handle, input, [
+      const yields = [
         { sku: 'TOM-HEIRLOOM', quantity: 3 },
         { sku: 'LET-BUTTER', quantity: 0 },
-      ]);
+      ];
+      await reportHarvest(handle, input, yields, 'signal');
       return handle.result();
     },
     expected: { result: 'COMPLETED', status: 'COMPLETED' },
@@ -294,7 +335,7 @@ async function record(h: WorkflowHarness, scenario: Scenario): Promise<string> {
   const input = h.order({ orderId: `replay-${scenario.name}`, ...scenario.input });
   const { history, outcome, view } = await withTimeout(
     `scenario ${scenario.name}`,
-    h.run(
+    h.place(
       input,
       async (handle) => {
         const outcome = await scenario.drive(h, handle, input).then(

@@ -8,9 +8,11 @@ import { createHttpProviders } from '../../src/providers/http';
 import { SandboxAdmin } from '../../src/providers/sandbox-admin';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
 import { createWorker } from '../../src/worker';
+import { placeOrder } from '../../src/lib/order-start';
 import {
   harvestCompletedSignal,
   harvestTaskId,
+  reportHarvestUpdate,
   orderWorkflowId,
   statusQuery,
   type OrderInput,
@@ -256,5 +258,69 @@ describe('README CLI recipes', () => {
     expect(await t.query('select status from orders where id = $1', [input.orderId])).toEqual([
       { status: 'COMPLETED' },
     ]);
+  });
+
+  it("when an operator sends the decisions as Updates from the CLI, then each answers with the workflow's decision: a refusal names its reason, an acceptance is applied", async () => {
+    const input = order();
+    const handle = await start(input);
+    await until(handle.workflowId, (v) => v.status === 'AWAITING_HARVEST');
+    const update = (name: string, payload: unknown) =>
+      temporal(
+        'workflow',
+        'update',
+        'execute',
+        '--workflow-id',
+        handle.workflowId,
+        '--name',
+        name,
+        '--input',
+        JSON.stringify(payload),
+      );
+
+    // Not parked: the workflow refuses, and the CLI exits non-zero with the reason.
+    const refused = await update('retryCarrierBooking', { requestedBy: 'ops:alex' }).then(
+      () => undefined,
+      (error: { stderr?: string; stdout?: string }) => `${error.stdout ?? ''}${error.stderr ?? ''}`,
+    );
+    expect(refused).toMatch(/not waiting for a booking retry/);
+
+    const report = await update('reportHarvest', {
+      taskId: harvestTaskId(input.orderId),
+      yields: input.lines,
+      reportedBy: 'crew:cli',
+    });
+    expect(report).toContain(harvestTaskId(input.orderId));
+    expect(await handle.result()).toMatchObject({ status: 'COMPLETED' });
+    const late = await update('cancelOrder', { reason: 'too late', requestedBy: 'ops:alex' }).then(
+      () => undefined,
+      (error: { stderr?: string; stdout?: string }) => `${error.stdout ?? ''}${error.stderr ?? ''}`,
+    );
+    expect(late).toMatch(/already completed|not found/i);
+  });
+
+  it('when an order placed by update-with-start and reported by Update is reset, then the Updates are re-applied and it completes again with no repeated side effect', async () => {
+    const input = order();
+    const placed = await placeOrder(server.client, input, { taskQueue, timeoutMs: 30_000 });
+    expect(placed.kind).toBe('accepted');
+    const handle = server.client.workflow.getHandle(orderWorkflowId(input.orderId));
+    await handle.executeUpdate(reportHarvestUpdate, {
+      args: [{ taskId: harvestTaskId(input.orderId), yields: input.lines, reportedBy: 'crew:test' }],
+    });
+    const first = await handle.result();
+    await temporal(
+      'workflow',
+      'reset',
+      '--workflow-id',
+      handle.workflowId,
+      '--type',
+      'FirstWorkflowTask',
+      '--reason',
+      'cli recipe test',
+      '-y',
+    );
+    const second = await server.client.workflow.getHandle(handle.workflowId).result();
+    expect(second).toEqual(first);
+    expect(await admin.listCharges(input.orderId)).toHaveLength(1);
+    expect(await admin.listLabels('primary', input.orderId)).toHaveLength(1);
   });
 });
