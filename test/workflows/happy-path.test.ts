@@ -58,13 +58,13 @@ describe('orderFulfillment happy path', () => {
     expect(reservations.every((r) => r.status === 'CONSUMED')).toBe(true);
 
     // The provider's own records: exactly one charge, one label (picked up), one message.
-    const charges = await h.admin.listCharges(orderId);
+    const charges = await h.admin.listPaymentIntents(orderId);
     expect(charges).toHaveLength(1);
-    expect(charges[0]).toMatchObject({ amountCents: 1550, status: 'succeeded' });
-    const labels = await h.admin.listLabels('primary', orderId);
+    expect(charges[0]).toMatchObject({ amount: 1550, status: 'succeeded' });
+    const labels = await h.admin.listShipments('primary', orderId);
     expect(labels).toHaveLength(1);
     expect(labels[0]?.status).toBe('PICKED_UP');
-    expect(await h.admin.listNotifications(orderId)).toHaveLength(1);
+    expect(await h.admin.listMessages(orderId)).toHaveLength(1);
   });
 
   it('when an order completes, then only the provider calls are activity tasks, the database steps are local activities and the search attributes are written once per rest', async () => {
