@@ -70,7 +70,7 @@ describe('orderFulfillment: carrier failures', () => {
     expect(await orderRow(h, orderId)).toMatchObject({ status: 'COMPLETED', step: 'done' });
     expect(await h.admin.listShipments('primary', orderId)).toEqual([]);
     const labels = await h.admin.listShipments('backup', orderId);
-    expect(labels).toEqual([expect.objectContaining({ status: 'PICKED_UP', trackingNumber: result.trackingNumber })]);
+    expect(labels).toEqual([expect.objectContaining({ status: 'PICKED_UP', trackingCode: result.trackingNumber })]);
     expect(await h.admin.listPaymentIntents(orderId)).toHaveLength(1);
   });
 

@@ -160,7 +160,7 @@ describe('orderFulfillment: compensations and notifications', () => {
       `select data from order_events where order_id = $1 and event_type = 'NotificationFailed'`,
       [orderId],
     );
-    expect(failed?.data.error).toMatch(/503/);
+    expect(failed?.data.error).toMatch(/answered 451/);
     expect(await rowsOf(h, 'notifications', orderId)).toEqual([]);
     expect(await h.admin.listMessages(orderId)).toEqual([]);
     expect(await h.admin.listPaymentIntents(orderId)).toHaveLength(1);
