@@ -264,16 +264,14 @@ export function createEasyPostCarriers(options: EasyPostCarriersOptions): Record
       const reference = pickupReference(orderId, name);
       let pickup: PickupView | undefined;
       try {
-        pickup = (await call('GET', `pickups/${reference}`, () =>
-          client.Pickup.retrieve(reference),
-        )) as unknown as PickupView;
+        pickup = await call('GET', `pickups/${reference}`, () => client.Pickup.retrieve(reference));
       } catch (error) {
         if (!isNotFound(error)) throw error;
       }
       const labelVoided = ProviderFailureTypes.LabelVoided;
       if (!pickup) {
         const now = new Date();
-        pickup = (await call(
+        pickup = await call(
           'POST',
           'pickups',
           () =>
@@ -288,7 +286,7 @@ export function createEasyPostCarriers(options: EasyPostCarriersOptions): Record
               carrier_accounts: [{ id: account.id }],
             }),
           labelVoided,
-        )) as unknown as PickupView;
+        );
       }
       if (pickup.status !== 'scheduled') {
         const rate = pickup.pickup_rates?.[0];

@@ -43,22 +43,24 @@ export class SandboxAdmin {
 
   /** Every PaymentIntent of an order (by its `orderId` metadata), declines included, oldest first. */
   async listPaymentIntents(orderId: string): Promise<SandboxPaymentIntent[]> {
-    return this.list(`/_records/payment-intents?${new URLSearchParams({ orderId })}`);
+    return this.list(`/_records/payment-intents?${new URLSearchParams({ orderId }).toString()}`);
   }
 
   /** Every refund of an order, oldest first. */
   async listRefunds(orderId: string): Promise<SandboxRefund[]> {
-    return this.list(`/_records/refunds?${new URLSearchParams({ orderId })}`);
+    return this.list(`/_records/refunds?${new URLSearchParams({ orderId }).toString()}`);
   }
 
   /** Every shipment under the order's reference at one carrier (bought or not), oldest first. */
   async listShipments(carrier: CarrierName, orderId: string): Promise<SandboxShipment[]> {
-    return this.list(`/_records/shipments?${new URLSearchParams({ reference: labelReference(orderId, carrier) })}`);
+    return this.list(
+      `/_records/shipments?${new URLSearchParams({ reference: labelReference(orderId, carrier) }).toString()}`,
+    );
   }
 
   /** Every message the SMTP listener received about an order (and kind), oldest first. */
   async listMessages(orderId: string, kind?: NotificationKind): Promise<SandboxMessage[]> {
-    return this.list(`/_mail/messages?${new URLSearchParams({ orderId, ...(kind ? { kind } : {}) })}`);
+    return this.list(`/_mail/messages?${new URLSearchParams({ orderId, ...(kind ? { kind } : {}) }).toString()}`);
   }
 
   /** Record counts per table. */
