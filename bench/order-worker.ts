@@ -28,8 +28,11 @@ async function main(): Promise<void> {
   });
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required');
   const overrides = JSON.parse(process.env.BENCH_WORKER_OPTIONS ?? '{}') as Partial<WorkerOptions>;
-  const { providers, targets } = createProviders(config);
-  log.info(targets, 'providers');
+  const { providers, targets, close: closeProviders } = createProviders(config);
+  log.info(
+    targets,
+    `providers: payments to ${targets.payments}, labels to ${targets.shipping}, e-mail to ${targets.mail}`,
+  );
   const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   const connection = await connectWorker(config);
   const tracing = createTracing('harvest-worker', config);
@@ -43,6 +46,7 @@ async function main(): Promise<void> {
   });
   log.info({ overrides }, 'bench order worker started');
   await worker.run();
+  closeProviders();
   await connection.close();
   await db.$disconnect();
   await tracing.shutdown();

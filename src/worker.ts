@@ -68,8 +68,11 @@ async function main(): Promise<void> {
   const log = createLogger('worker', config.LOG_LEVEL);
   installSdkRuntime(log, config.WORKER_METRICS_ADDRESS);
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required for the worker (npm start sets it for you)');
-  const { providers, targets } = createProviders(config);
-  log.info(targets, 'providers');
+  const { providers, targets, close: closeProviders } = createProviders(config);
+  log.info(
+    targets,
+    `providers: payments to ${targets.payments}, labels to ${targets.shipping}, e-mail to ${targets.mail}`,
+  );
   const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   const connection = await connectWorker(config);
   const tracing = createTracing('harvest-worker', config);
@@ -85,6 +88,7 @@ async function main(): Promise<void> {
   // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: no new tasks are polled and
   // in-flight activities get the shutdown grace time to finish; run() resolves afterwards.
   await worker.run();
+  closeProviders();
   await connection.close();
   await db.$disconnect();
   await tracing.shutdown();

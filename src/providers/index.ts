@@ -55,7 +55,12 @@ export function providersWithoutCredentials(
  * otherwise. A production process never falls back silently: a provider without credentials is an error there unless
  * ALLOW_SANDBOX_PROVIDERS=true says the sandbox is meant (the demo topology of docker-compose.yml).
  */
-export function createProviders(config: ProviderConfig): { providers: Providers; targets: ProviderTargets } {
+export function createProviders(config: ProviderConfig): {
+  providers: Providers;
+  targets: ProviderTargets;
+  /** Close what the adapters keep open (the SMTP connection pool). */
+  close: () => void;
+} {
   const missing = providersWithoutCredentials(config);
   if (missing.length > 0 && config.NODE_ENV === 'production' && config.ALLOW_SANDBOX_PROVIDERS !== 'true') {
     throw new Error(
@@ -112,6 +117,7 @@ export function createProviders(config: ProviderConfig): { providers: Providers;
 
   return {
     providers: { payments, carriers, notifications },
+    close: () => notifications.close(),
     targets: {
       payments: config.STRIPE_SECRET_KEY ? 'Stripe API (api.stripe.com)' : `sandbox ${sandbox}/v1`,
       shipping: easypostKey ? 'EasyPost API (api.easypost.com)' : `sandbox ${shippingUrl}`,

@@ -41,7 +41,7 @@ export function notificationMessageId(orderId: string, kind: NotificationKind, f
  * message on a kept connection avoids paying it for every message. A connection that times out is dropped with the
  * message it carried, which is retried.
  */
-export function createSmtpChannel(options: SmtpChannelOptions): NotificationChannel {
+export function createSmtpChannel(options: SmtpChannelOptions): NotificationChannel & { close(): void } {
   const transport = nodemailer.createTransport({
     url: options.url,
     pool: true,
@@ -55,6 +55,10 @@ export function createSmtpChannel(options: SmtpChannelOptions): NotificationChan
   const url = `${where.protocol}//${where.host}`;
 
   return {
+    /** Close the pooled connections (on shutdown). */
+    close() {
+      transport.close();
+    },
     async send(req) {
       const messageId = notificationMessageId(req.orderId, req.kind, options.from);
       try {
