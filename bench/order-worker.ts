@@ -10,7 +10,7 @@ import { createLogger } from '../src/lib/logger';
 import { connectWorker } from '../src/lib/temporal';
 import { createTracing, workerTracingOptions } from '../src/lib/tracing';
 import { workflowBundleFor } from '../src/lib/workflow-bundle';
-import { createHttpProviders } from '../src/providers/http';
+import { createProviders } from '../src/providers';
 import { createWorker } from '../src/worker';
 
 async function main(): Promise<void> {
@@ -26,8 +26,13 @@ async function main(): Promise<void> {
   Runtime.install({
     logger: new DefaultLogger('INFO', (entry) => log[levels[entry.level]]({ ...entry.meta, sdk: true }, entry.message)),
   });
-  if (!config.DATABASE_URL || !config.SANDBOX_URL) throw new Error('DATABASE_URL and SANDBOX_URL are required');
+  if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required');
   const overrides = JSON.parse(process.env.BENCH_WORKER_OPTIONS ?? '{}') as Partial<WorkerOptions>;
+  const { providers, targets, close: closeProviders } = createProviders(config);
+  log.info(
+    targets,
+    `providers: payments to ${targets.payments}, labels to ${targets.shipping}, e-mail to ${targets.mail}`,
+  );
   const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   const connection = await connectWorker(config);
   const tracing = createTracing('harvest-worker', config);
@@ -35,15 +40,13 @@ async function main(): Promise<void> {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    deps: {
-      db,
-      providers: createHttpProviders({ baseUrl: config.SANDBOX_URL, timeoutMs: config.PROVIDER_TIMEOUT_MS }),
-    },
+    deps: { db, providers },
     workflowBundlePath: config.WORKFLOW_BUNDLE_PATH && workflowBundleFor(config.WORKFLOW_BUNDLE_PATH, tracing.enabled),
     options: { ...workerTracingOptions(tracing, config.WORKFLOW_BUNDLE_PATH !== undefined), ...overrides },
   });
   log.info({ overrides }, 'bench order worker started');
   await worker.run();
+  closeProviders();
   await connection.close();
   await db.$disconnect();
   await tracing.shutdown();

@@ -166,7 +166,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'payment-declined',
     description: 'the card is declined; unpack, cancel-harvest and release-reservation compensate',
-    input: { paymentMethod: 'pm_card_declined' },
+    input: { paymentMethod: 'pm_card_chargeDeclined' },
     drive: async (_h, handle, input) => {
       await reportHarvest(handle, input);
       return handle.result();

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { SANDBOX_CARRIER_ACCOUNTS } from './sandbox/accounts';
 
 /**
  * Every environment variable the processes read, parsed once and failing fast.
@@ -10,6 +11,24 @@ const optionalString = z
   .string()
   .optional()
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value));
+
+const shipFromSchema = z.looseObject({
+  name: z.string().optional(),
+  company: z.string().optional(),
+  street1: z.string().min(1),
+  city: z.string().min(1),
+  zip: z.string().min(1),
+  country: z.string().length(2),
+  phone: z.string().optional(),
+});
+
+function parseJsonOrUndefined(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+}
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
@@ -69,14 +88,51 @@ export const configSchema = z.object({
   /** Base URL the API prints in `Location` headers and the quick-start curl. */
   PUBLIC_BASE_URL: optionalString,
 
-  /** Provider sandbox (payments, carriers, notifications). Unset: `npm start` runs one locally. */
+  /**
+   * Provider sandbox: Stripe's, EasyPost's and an SMTP server's protocols. Providers without credentials below use it;
+   * unset: `npm start` runs one locally whenever a provider has no credentials.
+   */
   SANDBOX_URL: optionalString,
   SANDBOX_HOST: z.string().default('127.0.0.1'),
   SANDBOX_PORT: port(4010),
-  /** Where the sandbox keeps its own records (charges, labels, messages). Unset: database `sandbox` beside DATABASE_URL. */
+  /** The sandbox's SMTP listener, on SANDBOX_HOST (and, for the worker, on SANDBOX_URL's host). */
+  SANDBOX_SMTP_PORT: port(2525),
+  /** Where the sandbox keeps its own records (payments, shipments, messages). Unset: database `sandbox` beside DATABASE_URL. */
   SANDBOX_DATABASE_URL: optionalString,
-  /** Timeout for one HTTP call to a provider; a lost response is retried with the same key. */
+  /**
+   * Production only: let providers without credentials use SANDBOX_URL. Without it a production worker refuses to
+   * start rather than send payments, labels or e-mail to a simulator.
+   */
+  ALLOW_SANDBOX_PROVIDERS: z.enum(['true', 'false']).default('false'),
+  /** Timeout for one provider call (HTTP request, or SMTP command); a lost response is retried with the same key. */
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(50).max(120_000).default(5_000),
+
+  /** Stripe secret key (`sk_test_...` for test mode). Set: payments go to Stripe's API; unset: to the sandbox. */
+  STRIPE_SECRET_KEY: optionalString,
+  /** SMTP relay, e.g. `smtps://user:pass@smtp.example.com:465` or `smtp://host:587` (STARTTLS). Unset: the sandbox. */
+  SMTP_URL: optionalString,
+  /** Sender of customer e-mail; its domain is the domain of every Message-ID. */
+  MAIL_FROM: z.string().default('Harvest to Door <orders@harvest-to-door.example>'),
+  /** EasyPost API key. Set: labels go to EasyPost's API (the two carrier accounts below are then required). */
+  EASYPOST_API_KEY: optionalString,
+  /** EasyPost carrier account (`ca_...`) and service of the primary carrier; defaults: the sandbox's. */
+  EASYPOST_PRIMARY_CARRIER_ACCOUNT: optionalString,
+  EASYPOST_PRIMARY_SERVICE: z.string().default(SANDBOX_CARRIER_ACCOUNTS.primary.service),
+  /** EasyPost carrier account and service of the backup carrier; defaults: the sandbox's. */
+  EASYPOST_BACKUP_CARRIER_ACCOUNT: optionalString,
+  EASYPOST_BACKUP_SERVICE: z.string().default(SANDBOX_CARRIER_ACCOUNTS.backup.service),
+  /** Where parcels ship from (the farm), JSON in EasyPost's address shape. */
+  SHIP_FROM_ADDRESS: z
+    .string()
+    .default(
+      '{"company":"Harvest to Door Farm","street1":"1 Farm Road","city":"Greenfield","zip":"01301","country":"US","phone":"4155550100"}',
+    )
+    .transform((raw, ctx) => {
+      const parsed = shipFromSchema.safeParse(parseJsonOrUndefined(raw));
+      if (parsed.success) return parsed.data;
+      ctx.addIssue({ code: 'custom', message: 'must be JSON with street1, city, zip and country (EasyPost address)' });
+      return z.NEVER;
+    }),
 
   /**
    * Demo only: a simulated field crew completes open harvest tasks with full yields after this

@@ -3,7 +3,7 @@
  *
  *   PostgreSQL (embedded, data in $HTD_DATA_DIR/postgres)   unless DATABASE_URL is set
  *   Temporal dev server + Web UI ($HTD_DATA_DIR/temporal.db) unless TEMPORAL_ADDRESS is set
- *   provider sandbox (payments, carriers, notifications)    unless SANDBOX_URL is set
+ *   provider sandbox (Stripe, EasyPost and SMTP protocols)  unless SANDBOX_URL is set or every provider has credentials
  *   worker, HTTP API, and a simulated harvest crew (demo)
  *
  * Everything durable lives in the data folder, so stopping mid-order (Ctrl-C, or a kill) and
@@ -23,6 +23,7 @@ import { devServerArgs } from './lib/dev-server';
 import { createLogger } from './lib/logger';
 import { waitForPort } from './lib/net';
 import { connectClient } from './lib/temporal';
+import { providersWithoutCredentials } from './providers';
 import { SEARCH_ATTRIBUTES } from './workflows/search-attributes';
 
 const log = createLogger('stack', process.env.LOG_LEVEL ?? 'info');
@@ -181,10 +182,15 @@ async function main(): Promise<void> {
 
   // 3. Provider sandbox, worker, API: separate processes, as in production.
   const tsx = ['--import', 'tsx'];
-  if (!config.SANDBOX_URL) {
+  const simulated = providersWithoutCredentials(config);
+  if (!config.SANDBOX_URL && simulated.length > 0) {
     runChild('sandbox', process.execPath, [...tsx, 'src/sandbox/server.ts'], env, logDir);
     await waitForPort(config.SANDBOX_PORT, config.SANDBOX_HOST);
+    await waitForPort(config.SANDBOX_SMTP_PORT, config.SANDBOX_HOST);
     env.SANDBOX_URL = `http://${config.SANDBOX_HOST}:${config.SANDBOX_PORT}`;
+    console.log(
+      `[sandbox] simulating ${simulated.join(', ')} on ${env.SANDBOX_URL} (SMTP :${config.SANDBOX_SMTP_PORT})`,
+    );
   }
   runChild('worker', process.execPath, [...tsx, 'src/worker.ts'], env, logDir);
   runChild('api', process.execPath, [...tsx, 'src/api/server.ts'], env, logDir);
@@ -211,6 +217,7 @@ harvest-to-door is running.
   API        ${api}
   Web UI     ${uiUrl}
   Data       ${dataDir}  (logs in ${logDir})
+  E-mail     ${config.SMTP_URL ? 'sent through SMTP_URL' : `${env.SANDBOX_URL}/_mail/messages (what customers receive)`}
   Crew       ${crewDelay > 0 ? `simulated: completes harvests ${crewDelay / 1000}s after they are scheduled` : 'none: report harvests with POST /harvest-tasks/:id/complete'}
 
 Submit an order:

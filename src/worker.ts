@@ -13,7 +13,7 @@ import { createLogger } from './lib/logger';
 import { connectWorker } from './lib/temporal';
 import { createTracing, workerTracingOptions } from './lib/tracing';
 import { workflowBundleFor } from './lib/workflow-bundle';
-import { createHttpProviders } from './providers/http';
+import { createProviders } from './providers';
 
 export interface WorkerSetup {
   connection: NativeConnection;
@@ -68,7 +68,11 @@ async function main(): Promise<void> {
   const log = createLogger('worker', config.LOG_LEVEL);
   installSdkRuntime(log, config.WORKER_METRICS_ADDRESS);
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required for the worker (npm start sets it for you)');
-  if (!config.SANDBOX_URL) throw new Error('SANDBOX_URL is required for the worker (npm start sets it for you)');
+  const { providers, targets, close: closeProviders } = createProviders(config);
+  log.info(
+    targets,
+    `providers: payments to ${targets.payments}, labels to ${targets.shipping}, e-mail to ${targets.mail}`,
+  );
   const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   const connection = await connectWorker(config);
   const tracing = createTracing('harvest-worker', config);
@@ -76,10 +80,7 @@ async function main(): Promise<void> {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    deps: {
-      db,
-      providers: createHttpProviders({ baseUrl: config.SANDBOX_URL, timeoutMs: config.PROVIDER_TIMEOUT_MS }),
-    },
+    deps: { db, providers },
     workflowBundlePath: config.WORKFLOW_BUNDLE_PATH && workflowBundleFor(config.WORKFLOW_BUNDLE_PATH, tracing.enabled),
     options: workerTracingOptions(tracing, config.WORKFLOW_BUNDLE_PATH !== undefined),
   });
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
   // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: no new tasks are polled and
   // in-flight activities get the shutdown grace time to finish; run() resolves afterwards.
   await worker.run();
+  closeProviders();
   await connection.close();
   await db.$disconnect();
   await tracing.shutdown();

@@ -191,7 +191,8 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
   const temporalBinary = requireBinaryPath('temporal');
   const temporalVersion = execFileSync(temporalBinary, ['--version']).toString().trim();
 
-  const [pgPort, temporalPort, uiPort, sandboxPort, apiPort] = await Promise.all([
+  const [pgPort, temporalPort, uiPort, sandboxPort, smtpPort, apiPort] = await Promise.all([
+    freePort(),
     freePort(),
     freePort(),
     freePort(),
@@ -296,7 +297,12 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
     SANDBOX_HOST: '127.0.0.1',
     SANDBOX_PORT: String(sandboxPort),
     SANDBOX_URL: `http://127.0.0.1:${sandboxPort}`,
+    SANDBOX_SMTP_PORT: String(smtpPort),
     SANDBOX_FAULTS: '',
+    // Every provider goes to the sandbox, whatever credentials the shell holds.
+    STRIPE_SECRET_KEY: '',
+    SMTP_URL: '',
+    EASYPOST_API_KEY: '',
     API_HOST: '127.0.0.1',
     API_PORT: String(apiPort),
     // The per-key limit (600/min by default) would turn the load test into a 429 test.
@@ -315,6 +321,7 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
 
   const sandbox = runChild('sandbox', process.execPath, [...tsx, 'src/sandbox/server.ts'], env, logDir);
   await waitForPort(sandboxPort, '127.0.0.1', 60_000);
+  await waitForPort(smtpPort, '127.0.0.1', 60_000);
 
   const workerEntry = options.workerOptions ? 'bench/order-worker.ts' : 'src/worker.ts';
   const worker = runChild(

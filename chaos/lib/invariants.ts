@@ -1,7 +1,8 @@
 /**
  * The invariants, checked once everything settled: in SQL against our tables, against the provider
- * sandbox's own records (schema `sandbox`: what the gateway charged and refunded, what the carriers
- * labelled, what was sent), and against Temporal (how each order's latest run ended).
+ * sandbox's own records (schema `sandbox`: the PaymentIntents and refunds of its Stripe account, the
+ * shipments of its EasyPost account, the messages its SMTP listener received), and against Temporal
+ * (how each order's latest run ended).
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import { orderWorkflowId, TERMINAL_STATUSES, type OrderResult } from '../../src/workflows/definitions';
@@ -109,21 +110,29 @@ export async function checkInvariants(
   const adjustments = await q<{ sku: string; delta: number }>(
     'SELECT sku, sum(delta)::int AS delta FROM stock_adjustments GROUP BY sku',
   );
+  // What the simulated Stripe account, EasyPost account and mail server hold (src/sandbox/store.ts).
   const charges = await s<{
     id: string;
     order_id: string;
     amount_cents: number;
     status: string;
     idempotency_key: string;
-  }>('SELECT id, order_id, amount_cents, status, idempotency_key FROM sandbox.charges');
+  }>(
+    `SELECT id, order_id, amount AS amount_cents, status, idempotency_key FROM sandbox.stripe_payment_intents
+     WHERE order_id IS NOT NULL`,
+  );
   const gatewayRefunds = await s<{ id: string; charge_id: string; order_id: string; amount_cents: number }>(
-    'SELECT id, charge_id, order_id, amount_cents FROM sandbox.refunds',
+    `SELECT r.id, r.payment_intent_id AS charge_id, pi.order_id, r.amount AS amount_cents
+     FROM sandbox.stripe_refunds r JOIN sandbox.stripe_payment_intents pi ON pi.id = r.payment_intent_id`,
   );
-  const labels = await s<{ id: string; carrier: string; order_id: string; status: string }>(
-    'SELECT id, carrier, order_id, status FROM sandbox.labels',
+  // Shipments whose label was bought; the order and carrier are in the reference the adapter books under.
+  const labels = await s<{ id: string; carrier: string; order_id: string; reference: string; status: string }>(
+    `SELECT id, carrier, substring(reference from '^order:(.*):label:[a-z]+$') AS order_id, reference,
+            CASE status WHEN 'PURCHASED' THEN 'BOOKED' ELSE status END AS status
+     FROM sandbox.easypost_shipments WHERE status <> 'CREATED'`,
   );
-  const notifications = await s<{ order_id: string; idempotency_key: string }>(
-    'SELECT order_id, idempotency_key FROM sandbox.notifications',
+  const notifications = await s<{ order_id: string; kind: string; message_id: string | null }>(
+    'SELECT order_id, kind, message_id FROM sandbox.smtp_messages WHERE order_id IS NOT NULL',
   );
 
   const byStatus: Record<string, number> = {};
@@ -197,7 +206,25 @@ export async function checkInvariants(
       () => `${live.map((l) => `${l.carrier}:${l.id}:${l.status}`).join(', ')}`,
       id,
     );
-    const sent = (notificationsBy.get(id) ?? []).map((n) => n.idempotency_key);
+    const received = notificationsBy.get(id) ?? [];
+    const sent = received.map((n) => n.kind);
+    for (const kind of new Set(sent)) {
+      // SMTP is at least once: a retried send after a lost answer delivers a copy, which must be recognisable.
+      const ids = new Set(received.filter((n) => n.kind === kind).map((n) => n.message_id));
+      check(
+        'every copy of a message carries its one Message-ID',
+        ids.size === 1 && !ids.has(null),
+        () => `${kind}: Message-IDs ${[...ids].join(', ')}`,
+        id,
+      );
+    }
+    const references = (labelsBy.get(id) ?? []).map((l) => l.reference);
+    check(
+      'one shipment per order and carrier at the shipping API (its reference)',
+      new Set(references).size === references.length,
+      () => `references ${references.join(', ')}`,
+      id,
+    );
     const dbPayments = paymentsBy.get(id) ?? [];
     for (const p of dbPayments.filter((p) => p.status === 'SUCCEEDED' || p.status === 'REFUNDED')) {
       check(
@@ -252,7 +279,7 @@ export async function checkInvariants(
       );
       check(
         'a fulfilled order gets no cancellation notice',
-        !sent.some((k) => k.endsWith(':notify:cancellation')),
+        !sent.includes('cancellation'),
         () => 'cancellation notice sent for a completed order',
         id,
       );
@@ -286,7 +313,7 @@ export async function checkInvariants(
       );
       check(
         'a cancelled order gets no confirmation',
-        !sent.some((k) => k.endsWith(':notify:confirmation')),
+        !sent.includes('confirmation'),
         () => 'confirmation sent for a cancelled order',
         id,
       );
@@ -412,7 +439,7 @@ export async function checkInvariants(
     ],
     [
       'labels voided that our records never had (booking answer lost)',
-      `SELECT count(*)::int AS n FROM shipments WHERE position('-lbl_' in id) > 0 AND status = 'VOIDED'`,
+      `SELECT count(*)::int AS n FROM shipments WHERE position('-shp_' in id) > 0 AND status = 'VOIDED'`,
     ],
     [
       'cancels refused after pickup (CancelRefused)',
@@ -421,6 +448,8 @@ export async function checkInvariants(
   ] as const) {
     recoveries[name] = (await q<{ n: number }>(sql))[0]?.n ?? 0;
   }
+  recoveries['messages delivered twice after a lost SMTP answer (same Message-ID)'] =
+    notifications.length - new Set(notifications.map((n) => `${n.order_id}:${n.kind}`)).size;
   for (const [label, n] of Object.entries(workflowOutcomes)) {
     const type = /FAILED:(HarvestClosed|OrderClosed)/.exec(label)?.[1];
     if (type) recoveries[`reset runs refused by ${type}`] = (recoveries[`reset runs refused by ${type}`] ?? 0) + n;

@@ -55,8 +55,8 @@ export function regularOrder(rng: Prng, key: string, index: number): TrackedOrde
     acceptPartial: rng.chance(0.5),
     paymentMethod: rng.weighted([
       ['pm_card_visa', 92],
-      ['pm_card_declined', 6],
-      ['pm_insufficient_funds', 2],
+      ['pm_card_chargeDeclined', 6],
+      ['pm_card_chargeDeclinedInsufficientFunds', 2],
     ]),
     // 00000: the primary carrier does not deliver there, so the backup books.
     shippingAddress: { ...ADDRESS, postalCode: rng.chance(0.04) ? '00000' : '12345' },

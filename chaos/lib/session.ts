@@ -598,7 +598,8 @@ class Session {
 
   private async chargedWithoutPaymentRow(): Promise<string | undefined> {
     const charged = await this.stack.sandboxDb.query<{ order_id: string }>(
-      `SELECT order_id FROM sandbox.charges WHERE status = 'succeeded' AND created_at > now() - interval '20 seconds'`,
+      `SELECT order_id FROM sandbox.stripe_payment_intents
+       WHERE status = 'succeeded' AND order_id IS NOT NULL AND created_at > now() - interval '20 seconds'`,
     );
     if (charged.rows.length === 0) return undefined;
     const ids = charged.rows.map((r) => r.order_id);

@@ -121,7 +121,7 @@ export class ChaosStack {
   readonly temporalDb: string;
   readonly pgDataDir: string;
   readonly bundlePath: string;
-  ports = { pg: 0, temporal: 0, sandbox: 0, api: 0 };
+  ports = { pg: 0, temporal: 0, sandbox: 0, smtp: 0, api: 0 };
   pg: RunningPostgres | undefined;
   pgDown = false;
   temporal!: Proc;
@@ -166,8 +166,14 @@ export class ChaosStack {
     fs.mkdirSync(this.logDir, { recursive: true });
     // mkdtemp makes folders 0700; PostgreSQL runs as the postgres user when we are root and must reach its data.
     fs.chmodSync(dir, 0o755);
-    const [pg, temporal, sandbox, api] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-    this.ports = { pg, temporal, sandbox, api };
+    const [pg, temporal, sandbox, smtp, api] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    this.ports = { pg, temporal, sandbox, smtp, api };
     this.temporalAddress = `127.0.0.1:${temporal}`;
     this.apiUrl = `http://127.0.0.1:${api}`;
 
@@ -221,6 +227,7 @@ export class ChaosStack {
       SANDBOX_HOST: '127.0.0.1',
       SANDBOX_PORT: String(sandbox),
       SANDBOX_URL: `http://127.0.0.1:${sandbox}`,
+      SANDBOX_SMTP_PORT: String(smtp),
       API_HOST: '127.0.0.1',
       API_PORT: String(api),
       RATE_LIMIT_PER_MINUTE: '1000000',
@@ -232,6 +239,8 @@ export class ChaosStack {
     delete env.API_KEYS;
     delete env.WORKER_METRICS_ADDRESS;
     delete env.SANDBOX_FAULTS;
+    // Every provider goes to the sandbox, whose records the invariants read, whatever credentials the shell holds.
+    for (const credential of ['STRIPE_SECRET_KEY', 'SMTP_URL', 'EASYPOST_API_KEY']) delete env[credential];
     const tsx = ['--import', 'tsx'];
     const node = (name: string, file: string) =>
       new Proc(
@@ -245,6 +254,7 @@ export class ChaosStack {
     this.sandbox = node('sandbox', 'src/sandbox/server.ts');
     this.sandbox.start();
     await waitForPort(sandbox, '127.0.0.1', 60_000);
+    await waitForPort(smtp, '127.0.0.1', 60_000);
     this.admin = new SandboxAdmin(`http://127.0.0.1:${sandbox}`);
     for (let i = 0; i < this.options.workers; i++) this.workers.push(node(`worker-${i + 1}`, 'src/worker.ts'));
     for (const worker of this.workers) worker.start();

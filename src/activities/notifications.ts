@@ -1,3 +1,4 @@
+import { loadReceipt, renderReceipt } from '../receipts';
 import { idempotencyKeys, type NotificationKind } from '../workflows/definitions';
 import { appendEvent, lockOrder, type ActivityDeps } from './shared';
 
@@ -50,7 +51,7 @@ export function createNotificationActivities({ db, providers }: ActivityDeps) {
         kind === 'confirmation'
           ? `Your harvest is on its way (order ${orderId})`
           : `Your order ${orderId} was cancelled`;
-      const receipt = order.lines
+      const summary = order.lines
         .map((line) => {
           const qty = line.harvested ?? 0;
           return `${line.name}: ${qty}/${line.quantity} ${line.unit} x ${money(line.unitPriceCents, order.currency)}`;
@@ -58,17 +59,19 @@ export function createNotificationActivities({ db, providers }: ActivityDeps) {
         .join('\n');
       const body =
         kind === 'confirmation'
-          ? `Hello ${order.name},\n\n${receipt}\nCharged: ${money(order.chargedCents ?? 0, order.currency)}\n` +
+          ? `Hello ${order.name},\n\n${summary}\nCharged: ${money(order.chargedCents ?? 0, order.currency)}\n` +
             `Carrier: ${shipment?.carrier ?? '-'}, tracking ${shipment?.trackingNumber ?? '-'}\n`
           : `Hello ${order.name},\n\nYour order was cancelled: ${reason ?? 'no reason given'}.\n` +
             (order.refundedCents > 0 ? `Refunded: ${money(order.refundedCents, order.currency)}\n` : '');
+      // The confirmation carries the receipt the API serves at GET /orders/:id/receipt, as its HTML body.
+      const receipt = kind === 'confirmation' ? (await loadReceipt(db, orderId))?.receipt : undefined;
       const { messageId } = await providers.notifications.send({
-        idempotencyKey,
         orderId,
-        channel: 'email',
+        kind,
         to: order.email,
         subject,
-        body,
+        text: body,
+        ...(receipt ? { html: renderReceipt(receipt) } : {}),
       });
       await db.$transaction(async (tx) => {
         await lockOrder(tx, orderId);

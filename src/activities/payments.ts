@@ -1,7 +1,14 @@
 import { ApplicationFailure } from '@temporalio/common';
+import type { ProviderRefusalDetail } from '../providers/errors';
 import { idempotencyKeys, type OrderProgress } from '../workflows/definitions';
 import { businessFailure } from '../workflows/failures';
 import { appendEvent, lockOrder, recordEvent, type ActivityDeps } from './shared';
+
+/** The card's decline code (e.g. `insufficient_funds`) a PaymentDeclined failure carries, else its message. */
+function declineCode(error: ApplicationFailure): string {
+  const detail = error.details?.[0] as ProviderRefusalDetail | undefined;
+  return detail?.declineCode ?? error.message;
+}
 
 /** Payments context: charge for what was harvested, refund on compensation. */
 export function createPaymentActivities({ db, providers }: ActivityDeps) {
@@ -96,9 +103,9 @@ export function createPaymentActivities({ db, providers }: ActivityDeps) {
                 amountCents,
                 currency: order.currency,
                 status: 'DECLINED',
-                failureCode: error.message,
+                failureCode: declineCode(error),
               },
-              update: { status: 'DECLINED', failureCode: error.message },
+              update: { status: 'DECLINED', failureCode: declineCode(error) },
             });
             await appendEvent(tx, orderId, `${orderId}:payment-declined`, 'PaymentDeclined', { reason: error.message });
           });
@@ -119,9 +126,9 @@ export function createPaymentActivities({ db, providers }: ActivityDeps) {
       let payment = await db.payment.findUnique({ where: { idempotencyKey: chargeKey } });
       if (payment?.status === 'DECLINED') return { refundedCents: 0 };
       if (!payment || !payment.providerChargeId || (payment.status !== 'SUCCEEDED' && payment.status !== 'REFUNDED')) {
-        const charged = (await providers.payments.findCharges(orderId)).find(
-          (c) => c.idempotencyKey === chargeKey && c.status === 'succeeded',
-        );
+        // The gateway's lookup by order (Stripe: search by the intent's orderId metadata); one key per order, so at
+        // most one intent of the order can have succeeded.
+        const charged = (await providers.payments.findCharges(orderId)).find((c) => c.status === 'succeeded');
         if (!charged) return { refundedCents: 0 };
         payment = await db.$transaction(async (tx) => {
           await lockOrder(tx, orderId);

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ProviderUnavailableError } from '../providers/errors';
 import type { Label, RecordedLabel } from '../providers/types';
-import { idempotencyKeys, type CarrierName, type OrderProgress, type ShipmentView } from '../workflows/definitions';
+import type { CarrierName, OrderProgress, ShipmentView } from '../workflows/definitions';
 import { appendEvent, lockOrder, recordEvent, type ActivityDeps, type Tx } from './shared';
 
 const CARRIERS: CarrierName[] = ['primary', 'backup'];
@@ -145,13 +145,13 @@ export function createShippingActivities({ db, providers }: ActivityDeps) {
             trackingNumber: orphan.trackingNumber,
             pickupDate: orphan.pickupDate,
           };
-          // The same key is this very booking, whose earlier attempt lost its answer: not an adoption.
-          adopted = orphan.idempotencyKey !== idempotencyKeys.label(orderId, carrier, round);
+          // A label at this carrier is under this booking's reference (one per order and carrier): its own earlier
+          // attempt, whose answer was lost, not an adoption.
+          adopted = orphan.carrier !== carrier;
           // Cannot happen while bookings go through here one at a time; never keep more than one anyway.
           for (const other of others) await voidAndRecord(orderId, other);
         } else {
           label = await providers.carriers[carrier].book({
-            idempotencyKey: idempotencyKeys.label(orderId, carrier, round),
             orderId,
             weightGrams: order.weightGrams ?? 500,
             address: order.shippingAddress as never,

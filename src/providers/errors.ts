@@ -1,18 +1,20 @@
+import type { ApplicationFailure } from '@temporalio/common';
+import { businessFailure, type StepFailureType } from '../workflows/failures';
+
 /**
  * How provider failures surface to activities, and through them to Temporal's retry policies:
  *
  * - Business refusals (a declined card, an unserviceable address, ...) throw a non-retryable `ApplicationFailure`
- *   whose `type` is one of {@link ProviderFailureTypes} and whose first detail is the provider's problem body.
- *   Retrying cannot change the answer; the workflow decides what to do instead.
- * - Transient failures (5xx, network errors, timeouts) throw {@link ProviderUnavailableError}, a plain error that
- *   Temporal retries. Retrying is safe because every mutating call carries an idempotency key.
+ *   whose `type` is one of {@link ProviderFailureTypes} and whose first detail says what the provider answered
+ *   (its error code, decline code, message). Retrying cannot change the answer; the workflow decides what to do.
+ * - Transient failures (5xx, 429, network errors, timeouts, temporary SMTP replies) throw
+ *   {@link ProviderUnavailableError}, a plain error that Temporal retries. Retrying is safe: payments repeat their
+ *   idempotency key, labels are looked up by reference first, and a repeated e-mail carries the same Message-ID.
  */
-
-import type { StepFailureType } from '../workflows/failures';
 
 /** `ApplicationFailure.type` values thrown by the provider clients: a subset of the order's failures (../workflows/failures). */
 export const ProviderFailureTypes = {
-  /** 402 from the gateway: card declined or insufficient funds. */
+  /** The card was declined (Stripe's `card_error`); the detail carries the decline code. */
   PaymentDeclined: 'PaymentDeclined',
   /** The idempotency key was first used with different parameters: a bug in how keys are derived. */
   IdempotencyKeyReused: 'IdempotencyKeyReused',
@@ -68,4 +70,23 @@ export class ProviderUnavailableError extends Error {
     this.url = details.url;
     this.status = details.status;
   }
+}
+
+/** What a provider answered when it refused: the first detail of the refusal's `ApplicationFailure`. */
+export interface ProviderRefusalDetail {
+  provider: string;
+  /** HTTP status or SMTP reply code, when there was one. */
+  status?: number;
+  /** The provider's error code, e.g. `card_declined`, `SHIPMENT.POSTAGE.FAILURE`. */
+  code?: string;
+  /** Stripe's decline code of a declined card, e.g. `insufficient_funds`. */
+  declineCode?: string;
+  message: string;
+  [extension: string]: unknown;
+}
+
+/** A non-retryable business refusal of `type`, with what the provider answered as its first detail. */
+export function providerRefusal(type: ProviderFailureType, detail: ProviderRefusalDetail): ApplicationFailure {
+  const message = `${detail.provider} refused: ${detail.code ? `${detail.code}: ` : ''}${detail.message}`;
+  return businessFailure(type, message, { details: detail });
 }

@@ -2,18 +2,19 @@ import type {
   FaultsSnapshot,
   FaultsUpdate,
   ListResponse,
-  SandboxCharge,
-  SandboxLabel,
-  SandboxNotification,
+  SandboxMessage,
+  SandboxPaymentIntent,
   SandboxRefund,
+  SandboxShipment,
   SandboxStats,
 } from '../sandbox/contract';
-import type { CarrierName } from './types';
+import { labelReference } from './easypost';
+import type { CarrierName, NotificationKind } from './types';
 
 /**
- * The sandbox's operator side: fault knobs and read access to what the providers recorded. Tests use it to break
- * providers on purpose and to prove effects from the provider's side ("exactly one charge"); nothing in the
- * fulfilment path does.
+ * The sandbox's operator side: fault knobs and read access to what the simulated providers recorded (`/_faults`,
+ * `/_stats`, `/_records/*`, `/_mail/*`). Tests use it to break providers on purpose and to prove effects from the
+ * provider's side ("exactly one PaymentIntent"); nothing in the fulfilment path does.
  */
 export class SandboxAdmin {
   private readonly baseUrl: string;
@@ -40,30 +41,35 @@ export class SandboxAdmin {
     return this.request('GET', '/_faults');
   }
 
-  /** Every charge of an order, declines included, oldest first. */
-  async listCharges(orderId: string): Promise<SandboxCharge[]> {
-    return (await this.request<ListResponse<SandboxCharge>>('GET', `/payments/charges?${query(orderId)}`)).data;
+  /** Every PaymentIntent of an order (by its `orderId` metadata), declines included, oldest first. */
+  async listPaymentIntents(orderId: string): Promise<SandboxPaymentIntent[]> {
+    return this.list(`/_records/payment-intents?${new URLSearchParams({ orderId }).toString()}`);
   }
 
   /** Every refund of an order, oldest first. */
   async listRefunds(orderId: string): Promise<SandboxRefund[]> {
-    return (await this.request<ListResponse<SandboxRefund>>('GET', `/payments/refunds?${query(orderId)}`)).data;
+    return this.list(`/_records/refunds?${new URLSearchParams({ orderId }).toString()}`);
   }
 
-  /** Every label a carrier booked for an order, oldest first. */
-  async listLabels(carrier: CarrierName, orderId: string): Promise<SandboxLabel[]> {
-    const path = `/carriers/${carrier}/labels?${query(orderId)}`;
-    return (await this.request<ListResponse<SandboxLabel>>('GET', path)).data;
+  /** Every shipment under the order's reference at one carrier (bought or not), oldest first. */
+  async listShipments(carrier: CarrierName, orderId: string): Promise<SandboxShipment[]> {
+    return this.list(
+      `/_records/shipments?${new URLSearchParams({ reference: labelReference(orderId, carrier) }).toString()}`,
+    );
   }
 
-  /** Every message sent about an order, oldest first. */
-  async listNotifications(orderId: string): Promise<SandboxNotification[]> {
-    return (await this.request<ListResponse<SandboxNotification>>('GET', `/notifications?${query(orderId)}`)).data;
+  /** Every message the SMTP listener received about an order (and kind), oldest first. */
+  async listMessages(orderId: string, kind?: NotificationKind): Promise<SandboxMessage[]> {
+    return this.list(`/_mail/messages?${new URLSearchParams({ orderId, ...(kind ? { kind } : {}) }).toString()}`);
   }
 
   /** Record counts per table. */
   stats(): Promise<SandboxStats> {
     return this.request('GET', '/_stats');
+  }
+
+  private async list<T>(path: string): Promise<T[]> {
+    return (await this.request<ListResponse<T>>('GET', path)).data;
   }
 
   private async request<T>(method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
@@ -78,5 +84,3 @@ export class SandboxAdmin {
     return JSON.parse(text) as T;
   }
 }
-
-const query = (orderId: string): string => new URLSearchParams({ orderId }).toString();

@@ -1,8 +1,8 @@
 /**
- * Wire types of the provider sandbox: what its HTTP API returns and what its fault knobs accept.
+ * Types of the provider sandbox's operator side: its fault knobs and the records it keeps (what the simulated
+ * Stripe account, shipping API and mail server hold), as `/_faults`, `/_records/*` and `/_mail/*` return them.
  *
- * This module holds types only, so the HTTP clients in src/providers can share them without pulling
- * in Express or `pg`.
+ * This module holds types only, so src/providers/sandbox-admin.ts can share them without pulling in Express or `pg`.
  */
 
 /** The simulated services; each has its own fault configuration and random stream. */
@@ -12,8 +12,8 @@ export const FAULT_SERVICES = ['payments', 'primary', 'backup', 'notifications']
 export type FaultService = (typeof FAULT_SERVICES)[number];
 
 /**
- * Faults injected into one service's mutating (POST) requests. Reads stay available so tests and operators can
- * inspect the provider's records during an outage.
+ * Faults injected into one service's mutating requests (HTTP POSTs; for the mail server, every message). Reads
+ * stay available so tests and operators can inspect the provider's records during an outage.
  */
 export interface FaultConfig {
   /** Every request answers 503 before doing anything. */
@@ -30,7 +30,7 @@ export interface FaultConfig {
   failNext?: number;
   /** The next N requests commit their side effect, then hang `hangMs` before answering. */
   timeoutNext?: number;
-  /** Carriers only: the next N new bookings are refused with 422 `carrier_refused`. */
+  /** Carriers only: the next N label purchases are refused (422 `SHIPMENT.POSTAGE.FAILURE`). */
   refuseNext?: number;
 }
 
@@ -40,81 +40,82 @@ export type FaultsUpdate = { seed?: number } & { [S in FaultService]?: FaultConf
 /** Body of `GET /_faults`: the whole current configuration, remaining counters included. */
 export type FaultsSnapshot = { seed: number } & { [S in FaultService]: FaultConfig };
 
-/** RFC 9457 problem details, the body of every error response (`application/problem+json`). */
-export interface ProblemBody {
-  /** Machine-readable code, e.g. `card_declined`, `idempotency_key_reused`. */
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  /** Extension members, e.g. `chargeId` on a decline. */
-  [extension: string]: unknown;
-}
-
-/** A charge as the gateway records it; declines are recorded too. */
-export interface SandboxCharge {
+/** A PaymentIntent as the simulated Stripe account records it (declined intents included). */
+export interface SandboxPaymentIntent {
   id: string;
-  orderId: string;
-  customerId: string;
-  amountCents: number;
+  /** `metadata.orderId` of the intent, if the caller set one. */
+  orderId: string | null;
+  amount: number;
+  /** Lower case, as Stripe spells it: `usd`. */
   currency: string;
   paymentMethod: string;
-  status: 'succeeded' | 'declined';
-  failureCode: string | null;
-  idempotencyKey: string;
+  status: 'succeeded' | 'requires_payment_method';
+  /** The card decline code of a declined intent, e.g. `insufficient_funds`. */
+  declineCode: string | null;
+  /** The Idempotency-Key of the request that created it, if it carried one. */
+  idempotencyKey: string | null;
+  metadata: Record<string, string>;
   createdAt: string;
 }
 
-/** A refund against a succeeded charge. */
+/** A refund against a succeeded PaymentIntent. */
 export interface SandboxRefund {
   id: string;
-  chargeId: string;
-  orderId: string;
-  amountCents: number;
-  idempotencyKey: string;
+  paymentIntentId: string;
+  orderId: string | null;
+  amount: number;
+  idempotencyKey: string | null;
   createdAt: string;
 }
 
-/** Lifecycle of a shipping label: booked, then either voided or picked up, never both. */
-export type LabelStatus = 'BOOKED' | 'VOIDED' | 'PICKED_UP';
+/** Lifecycle of a simulated EasyPost shipment: created, purchased (a label), then voided (refunded) or collected. */
+export type ShipmentStatus = 'CREATED' | 'PURCHASED' | 'VOIDED' | 'PICKED_UP';
 
-/** A shipping label booked with one of the carriers. */
-export interface SandboxLabel {
-  labelId: string;
+/** A shipment at the simulated shipping API, with the label once bought. */
+export interface SandboxShipment {
+  id: string;
+  /** Which simulated carrier account it was rated and bought with. */
   carrier: 'primary' | 'backup';
-  orderId: string;
-  weightGrams: number;
-  address: { name: string; line1: string; city: string; postalCode: string; country: string };
-  trackingNumber: string;
-  pickupDate: string;
-  status: LabelStatus;
-  idempotencyKey: string;
+  carrierAccountId: string;
+  reference: string | null;
+  status: ShipmentStatus;
+  trackingCode: string | null;
+  labelDate: string | null;
+  weightOunces: number;
+  toAddress: Record<string, unknown>;
   createdAt: string;
+  purchasedAt: string | null;
   voidedAt: string | null;
   pickedUpAt: string | null;
 }
 
-/** A message accepted by the notification channel. */
-export interface SandboxNotification {
+/** A message the SMTP listener accepted, as it arrived. */
+export interface SandboxMessage {
   id: string;
-  orderId: string;
-  channel: 'email' | 'sms';
-  to: string;
+  /** The `Message-ID` header, angle brackets included. */
+  messageId: string | null;
+  envelopeFrom: string;
+  envelopeTo: string[];
   subject: string;
-  body: string;
-  idempotencyKey: string;
-  createdAt: string;
+  /** From the `X-Order-Id` and `X-Notification-Kind` headers, when the sender set them. */
+  orderId: string | null;
+  kind: string | null;
+  text: string | null;
+  html: string | null;
+  attachments: { filename: string | null; contentType: string; size: number }[];
+  receivedAt: string;
 }
 
 /** Body of `GET /_stats`: how many records each table holds. */
 export interface SandboxStats {
-  charges: number;
+  paymentIntents: number;
   refunds: number;
-  labels: number;
-  notifications: number;
+  shipments: number;
+  pickups: number;
+  messages: number;
 }
 
-/** Envelope of every list endpoint. */
+/** Envelope of every admin list endpoint. */
 export interface ListResponse<T> {
   data: T[];
 }

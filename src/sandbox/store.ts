@@ -1,19 +1,21 @@
 import { Pool, type PoolClient, type PoolConfig } from 'pg';
 import type {
-  LabelStatus,
-  SandboxCharge,
-  SandboxLabel,
-  SandboxNotification,
+  SandboxMessage,
+  SandboxPaymentIntent,
   SandboxRefund,
+  SandboxShipment,
   SandboxStats,
+  ShipmentStatus,
 } from './contract';
 
 /**
- * The sandbox's own records, in schema `sandbox` of its database. Tables are created on start-up (no migrator):
- * the sandbox is a test double whose schema only ever grows by `IF NOT EXISTS` statements.
+ * The sandbox's own records, in schema `sandbox` of its database: what the simulated Stripe account, shipping API
+ * and mail server hold. Tables are created on start-up (no migrator): the sandbox is a test double whose schema only
+ * ever grows by `IF NOT EXISTS` statements. The tables of the sandbox's former private API are dropped.
  */
 const SCHEMA_SQL = `
 CREATE SCHEMA IF NOT EXISTS sandbox;
+DROP TABLE IF EXISTS sandbox.charges, sandbox.refunds, sandbox.labels, sandbox.notifications CASCADE;
 
 CREATE TABLE IF NOT EXISTS sandbox.idempotency_keys (
   scope         text        NOT NULL,
@@ -25,59 +27,84 @@ CREATE TABLE IF NOT EXISTS sandbox.idempotency_keys (
   PRIMARY KEY (scope, key)
 );
 
-CREATE TABLE IF NOT EXISTS sandbox.charges (
+CREATE TABLE IF NOT EXISTS sandbox.stripe_payment_intents (
   id              text        PRIMARY KEY,
-  order_id        text        NOT NULL,
-  customer_id     text        NOT NULL,
-  amount_cents    integer     NOT NULL CHECK (amount_cents > 0),
+  order_id        text,
+  amount          integer     NOT NULL CHECK (amount > 0),
   currency        text        NOT NULL,
   payment_method  text        NOT NULL,
-  status          text        NOT NULL CHECK (status IN ('succeeded', 'declined')),
-  failure_code    text,
-  idempotency_key text        NOT NULL UNIQUE,
+  status          text        NOT NULL CHECK (status IN ('succeeded', 'requires_payment_method')),
+  decline_code    text,
+  charge_id       text        NOT NULL,
+  idempotency_key text,
+  metadata        jsonb       NOT NULL DEFAULT '{}',
+  description     text,
   created_at      timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS charges_order_id_idx ON sandbox.charges (order_id);
+CREATE INDEX IF NOT EXISTS stripe_payment_intents_order_id_idx ON sandbox.stripe_payment_intents (order_id);
+CREATE INDEX IF NOT EXISTS stripe_payment_intents_metadata_idx ON sandbox.stripe_payment_intents USING gin (metadata);
 
-CREATE TABLE IF NOT EXISTS sandbox.refunds (
-  id              text        PRIMARY KEY,
-  charge_id       text        NOT NULL REFERENCES sandbox.charges (id),
-  order_id        text        NOT NULL,
-  amount_cents    integer     NOT NULL CHECK (amount_cents > 0),
-  idempotency_key text        NOT NULL UNIQUE,
-  created_at      timestamptz NOT NULL DEFAULT now()
+CREATE TABLE IF NOT EXISTS sandbox.stripe_refunds (
+  id                text        PRIMARY KEY,
+  payment_intent_id text        NOT NULL REFERENCES sandbox.stripe_payment_intents (id),
+  order_id          text,
+  amount            integer     NOT NULL CHECK (amount > 0),
+  idempotency_key   text,
+  metadata          jsonb       NOT NULL DEFAULT '{}',
+  created_at        timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS refunds_order_id_idx ON sandbox.refunds (order_id);
-CREATE INDEX IF NOT EXISTS refunds_charge_id_idx ON sandbox.refunds (charge_id);
+CREATE INDEX IF NOT EXISTS stripe_refunds_payment_intent_idx ON sandbox.stripe_refunds (payment_intent_id);
+CREATE INDEX IF NOT EXISTS stripe_refunds_order_id_idx ON sandbox.stripe_refunds (order_id);
 
-CREATE TABLE IF NOT EXISTS sandbox.labels (
-  id              text        PRIMARY KEY,
-  carrier         text        NOT NULL CHECK (carrier IN ('primary', 'backup')),
-  order_id        text        NOT NULL,
-  weight_grams    integer     NOT NULL CHECK (weight_grams > 0),
-  address         jsonb       NOT NULL,
-  tracking_number text        NOT NULL UNIQUE,
-  pickup_date     timestamptz NOT NULL,
-  status          text        NOT NULL CHECK (status IN ('BOOKED', 'VOIDED', 'PICKED_UP')),
-  idempotency_key text        NOT NULL,
-  created_at      timestamptz NOT NULL DEFAULT now(),
-  voided_at       timestamptz,
-  picked_up_at    timestamptz,
-  UNIQUE (carrier, idempotency_key)
+CREATE TABLE IF NOT EXISTS sandbox.easypost_shipments (
+  id                 text        PRIMARY KEY,
+  carrier            text        NOT NULL CHECK (carrier IN ('primary', 'backup')),
+  carrier_account_id text        NOT NULL,
+  reference          text,
+  status             text        NOT NULL CHECK (status IN ('CREATED', 'PURCHASED', 'VOIDED', 'PICKED_UP')),
+  to_address         jsonb       NOT NULL,
+  from_address       jsonb       NOT NULL,
+  weight_ounces      numeric     NOT NULL CHECK (weight_ounces > 0),
+  rates              jsonb       NOT NULL,
+  messages           jsonb       NOT NULL,
+  selected_rate_id   text,
+  tracking_code      text        UNIQUE,
+  label_date         timestamptz,
+  created_at         timestamptz NOT NULL DEFAULT now(),
+  purchased_at       timestamptz,
+  voided_at          timestamptz,
+  picked_up_at       timestamptz
 );
-CREATE INDEX IF NOT EXISTS labels_order_id_idx ON sandbox.labels (carrier, order_id);
+CREATE INDEX IF NOT EXISTS easypost_shipments_reference_idx ON sandbox.easypost_shipments (reference, created_at);
 
-CREATE TABLE IF NOT EXISTS sandbox.notifications (
-  id              text        PRIMARY KEY,
-  order_id        text        NOT NULL,
-  channel         text        NOT NULL CHECK (channel IN ('email', 'sms')),
-  recipient       text        NOT NULL,
-  subject         text        NOT NULL,
-  body            text        NOT NULL,
-  idempotency_key text        NOT NULL UNIQUE,
-  created_at      timestamptz NOT NULL DEFAULT now()
+CREATE TABLE IF NOT EXISTS sandbox.easypost_pickups (
+  id           text        PRIMARY KEY,
+  shipment_id  text        NOT NULL REFERENCES sandbox.easypost_shipments (id),
+  reference    text,
+  status       text        NOT NULL CHECK (status IN ('unknown', 'scheduled', 'canceled')),
+  min_datetime timestamptz NOT NULL,
+  max_datetime timestamptz NOT NULL,
+  confirmation text,
+  created_at   timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS notifications_order_id_idx ON sandbox.notifications (order_id);
+CREATE INDEX IF NOT EXISTS easypost_pickups_reference_idx ON sandbox.easypost_pickups (reference, created_at);
+
+CREATE TABLE IF NOT EXISTS sandbox.smtp_messages (
+  id            text        PRIMARY KEY,
+  message_id    text,
+  envelope_from text        NOT NULL,
+  envelope_to   text[]      NOT NULL,
+  subject       text        NOT NULL,
+  order_id      text,
+  kind          text,
+  text_body     text,
+  html_body     text,
+  attachments   jsonb       NOT NULL DEFAULT '[]',
+  size_bytes    integer     NOT NULL,
+  received_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS smtp_messages_order_idx ON sandbox.smtp_messages (order_id, kind);
+CREATE INDEX IF NOT EXISTS smtp_messages_message_id_idx ON sandbox.smtp_messages (message_id);
 `;
 
 /** A response worth remembering under an idempotency key: replayed verbatim for the same key. */
@@ -96,110 +123,192 @@ export type IdempotentOutcome =
 /** Anything that runs a parameterised query: the pool, or a client inside a transaction. */
 export type Queryable = Pick<PoolClient, 'query'>;
 
-interface ChargeRow {
+/** A row of `sandbox.stripe_payment_intents`. */
+export interface PaymentIntentRow {
   id: string;
-  order_id: string;
-  customer_id: string;
-  amount_cents: number;
+  order_id: string | null;
+  amount: number;
   currency: string;
   payment_method: string;
-  status: SandboxCharge['status'];
-  failure_code: string | null;
-  idempotency_key: string;
-  created_at: Date;
-}
-
-interface RefundRow {
-  id: string;
+  status: SandboxPaymentIntent['status'];
+  decline_code: string | null;
   charge_id: string;
-  order_id: string;
-  amount_cents: number;
-  idempotency_key: string;
+  idempotency_key: string | null;
+  metadata: Record<string, string>;
+  description: string | null;
   created_at: Date;
 }
 
-interface LabelRow {
+/** A row of `sandbox.stripe_refunds`. */
+export interface RefundRow {
   id: string;
-  carrier: SandboxLabel['carrier'];
-  order_id: string;
-  weight_grams: number;
-  address: SandboxLabel['address'];
-  tracking_number: string;
-  pickup_date: Date;
-  status: LabelStatus;
-  idempotency_key: string;
+  payment_intent_id: string;
+  order_id: string | null;
+  amount: number;
+  idempotency_key: string | null;
+  metadata: Record<string, string>;
   created_at: Date;
+}
+
+/** One rate a shipment was offered. */
+export interface ShipmentRate {
+  id: string;
+  carrier: string;
+  service: string;
+  carrierAccountId: string;
+  rate: string;
+  currency: string;
+  deliveryDays: number;
+}
+
+/** A row of `sandbox.easypost_shipments`. */
+export interface ShipmentRow {
+  id: string;
+  carrier: SandboxShipment['carrier'];
+  carrier_account_id: string;
+  reference: string | null;
+  status: ShipmentStatus;
+  to_address: Record<string, unknown>;
+  from_address: Record<string, unknown>;
+  weight_ounces: string;
+  rates: ShipmentRate[];
+  messages: { carrier: string; carrier_account_id: string; type: string; message: string }[];
+  selected_rate_id: string | null;
+  tracking_code: string | null;
+  label_date: Date | null;
+  created_at: Date;
+  purchased_at: Date | null;
   voided_at: Date | null;
   picked_up_at: Date | null;
 }
 
-interface NotificationRow {
+/** A row of `sandbox.easypost_pickups`. */
+export interface PickupRow {
   id: string;
-  order_id: string;
-  channel: SandboxNotification['channel'];
-  recipient: string;
-  subject: string;
-  body: string;
-  idempotency_key: string;
+  shipment_id: string;
+  reference: string | null;
+  status: 'unknown' | 'scheduled' | 'canceled';
+  min_datetime: Date;
+  max_datetime: Date;
+  confirmation: string | null;
   created_at: Date;
 }
 
-const toCharge = (r: ChargeRow): SandboxCharge => ({
+interface MessageRow {
+  id: string;
+  message_id: string | null;
+  envelope_from: string;
+  envelope_to: string[];
+  subject: string;
+  order_id: string | null;
+  kind: string | null;
+  text_body: string | null;
+  html_body: string | null;
+  attachments: SandboxMessage['attachments'];
+  size_bytes: number;
+  received_at: Date;
+}
+
+const toPaymentIntent = (r: PaymentIntentRow): SandboxPaymentIntent => ({
   id: r.id,
   orderId: r.order_id,
-  customerId: r.customer_id,
-  amountCents: r.amount_cents,
+  amount: r.amount,
   currency: r.currency,
   paymentMethod: r.payment_method,
   status: r.status,
-  failureCode: r.failure_code,
+  declineCode: r.decline_code,
   idempotencyKey: r.idempotency_key,
+  metadata: r.metadata,
   createdAt: r.created_at.toISOString(),
 });
 
 const toRefund = (r: RefundRow): SandboxRefund => ({
   id: r.id,
-  chargeId: r.charge_id,
+  paymentIntentId: r.payment_intent_id,
   orderId: r.order_id,
-  amountCents: r.amount_cents,
+  amount: r.amount,
   idempotencyKey: r.idempotency_key,
   createdAt: r.created_at.toISOString(),
 });
 
-const toLabel = (r: LabelRow): SandboxLabel => ({
-  labelId: r.id,
+const toShipment = (r: ShipmentRow): SandboxShipment => ({
+  id: r.id,
   carrier: r.carrier,
-  orderId: r.order_id,
-  weightGrams: r.weight_grams,
-  address: r.address,
-  trackingNumber: r.tracking_number,
-  pickupDate: r.pickup_date.toISOString(),
+  carrierAccountId: r.carrier_account_id,
+  reference: r.reference,
   status: r.status,
-  idempotencyKey: r.idempotency_key,
+  trackingCode: r.tracking_code,
+  labelDate: r.label_date?.toISOString() ?? null,
+  weightOunces: Number(r.weight_ounces),
+  toAddress: r.to_address,
   createdAt: r.created_at.toISOString(),
+  purchasedAt: r.purchased_at?.toISOString() ?? null,
   voidedAt: r.voided_at?.toISOString() ?? null,
   pickedUpAt: r.picked_up_at?.toISOString() ?? null,
 });
 
-const toNotification = (r: NotificationRow): SandboxNotification => ({
+const toMessage = (r: MessageRow): SandboxMessage => ({
   id: r.id,
-  orderId: r.order_id,
-  channel: r.channel,
-  to: r.recipient,
+  messageId: r.message_id,
+  envelopeFrom: r.envelope_from,
+  envelopeTo: r.envelope_to,
   subject: r.subject,
-  body: r.body,
-  idempotencyKey: r.idempotency_key,
-  createdAt: r.created_at.toISOString(),
+  orderId: r.order_id,
+  kind: r.kind,
+  text: r.text_body,
+  html: r.html_body,
+  attachments: r.attachments,
+  receivedAt: r.received_at.toISOString(),
 });
 
-/** Fields of a new charge; the database stamps `createdAt`. */
-export type NewCharge = Omit<SandboxCharge, 'createdAt'>;
+/** Fields of a new PaymentIntent; the database stamps `created_at`. */
+export interface NewPaymentIntent {
+  id: string;
+  amount: number;
+  currency: string;
+  paymentMethod: string;
+  status: SandboxPaymentIntent['status'];
+  declineCode: string | null;
+  chargeId: string;
+  idempotencyKey: string | null;
+  metadata: Record<string, string>;
+  description: string | null;
+}
+
 /** Fields of a new refund. */
-export type NewRefund = Omit<SandboxRefund, 'createdAt'>;
-/** Fields of a new label; it always starts BOOKED. */
-export type NewLabel = Omit<SandboxLabel, 'createdAt' | 'status' | 'voidedAt' | 'pickedUpAt'>;
-/** Fields of a new notification. */
-export type NewNotification = Omit<SandboxNotification, 'createdAt'>;
+export interface NewRefund {
+  id: string;
+  paymentIntentId: string;
+  amount: number;
+  idempotencyKey: string | null;
+  metadata: Record<string, string>;
+}
+
+/** Fields of a new shipment. */
+export interface NewShipment {
+  id: string;
+  carrier: SandboxShipment['carrier'];
+  carrierAccountId: string;
+  reference: string | null;
+  toAddress: Record<string, unknown>;
+  fromAddress: Record<string, unknown>;
+  weightOunces: number;
+  rates: ShipmentRate[];
+  messages: ShipmentRow['messages'];
+  labelDate: Date | null;
+}
+
+/** Fields of a new pickup. */
+export interface NewPickup {
+  id: string;
+  shipmentId: string;
+  reference: string | null;
+  minDatetime: Date;
+  maxDatetime: Date;
+}
+
+/** Fields of a new message. */
+export type NewMessage = Omit<SandboxMessage, 'receivedAt'> & { sizeBytes: number };
 
 /** PostgreSQL persistence of the sandbox: records, idempotency keys, and the transactions around them. */
 export class SandboxStore {
@@ -303,164 +412,265 @@ export class SandboxStore {
     });
   }
 
-  /** Record a charge (succeeded or declined). */
-  async insertCharge(tx: Queryable, charge: NewCharge): Promise<SandboxCharge> {
-    const result = await tx.query<ChargeRow>(
-      `INSERT INTO sandbox.charges
-         (id, order_id, customer_id, amount_cents, currency, payment_method, status, failure_code, idempotency_key)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+  /** Record a PaymentIntent (succeeded or declined). */
+  async insertPaymentIntent(tx: Queryable, intent: NewPaymentIntent): Promise<PaymentIntentRow> {
+    const result = await tx.query<PaymentIntentRow>(
+      `INSERT INTO sandbox.stripe_payment_intents (id, order_id, amount, currency, payment_method, status, decline_code,
+         charge_id, idempotency_key, metadata, description)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
       [
-        charge.id,
-        charge.orderId,
-        charge.customerId,
-        charge.amountCents,
-        charge.currency,
-        charge.paymentMethod,
-        charge.status,
-        charge.failureCode,
-        charge.idempotencyKey,
+        intent.id,
+        intent.metadata.orderId ?? null,
+        intent.amount,
+        intent.currency,
+        intent.paymentMethod,
+        intent.status,
+        intent.declineCode,
+        intent.chargeId,
+        intent.idempotencyKey,
+        JSON.stringify(intent.metadata),
+        intent.description,
       ],
     );
-    return toCharge(firstRow(result.rows));
+    return firstRow(result.rows);
   }
 
-  /** A charge locked until the transaction ends, so concurrent refunds against it are serialised. */
-  async lockCharge(tx: Queryable, chargeId: string): Promise<SandboxCharge | undefined> {
-    const result = await tx.query<ChargeRow>('SELECT * FROM sandbox.charges WHERE id = $1 FOR UPDATE', [chargeId]);
-    const row = result.rows[0];
-    return row && toCharge(row);
+  /** One PaymentIntent, optionally locked until the transaction ends (so refunds against it are serialised). */
+  async getPaymentIntent(q: Queryable, id: string, forUpdate = false): Promise<PaymentIntentRow | undefined> {
+    const result = await q.query<PaymentIntentRow>(
+      `SELECT * FROM sandbox.stripe_payment_intents WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
+      [id],
+    );
+    return result.rows[0];
   }
 
-  /** Sum of every refund against a charge. */
-  async refundedCents(tx: Queryable, chargeId: string): Promise<number> {
+  /** One PaymentIntent, outside any transaction. */
+  findPaymentIntent(id: string): Promise<PaymentIntentRow | undefined> {
+    return this.getPaymentIntent(this.pool, id);
+  }
+
+  /** One shipment by ID or reference, outside any transaction. */
+  lookupShipment(idOrReference: string): Promise<ShipmentRow | undefined> {
+    return this.findShipment(this.pool, idOrReference);
+  }
+
+  /** One pickup by ID or reference, outside any transaction. */
+  lookupPickup(idOrReference: string): Promise<PickupRow | undefined> {
+    return this.findPickup(this.pool, idOrReference);
+  }
+
+  /** PaymentIntents whose metadata contains every given pair (and whose status matches, if given), newest first. */
+  async searchPaymentIntents(
+    metadata: Record<string, string>,
+    status: string | undefined,
+    limit: number,
+  ): Promise<PaymentIntentRow[]> {
+    const result = await this.pool.query<PaymentIntentRow>(
+      `SELECT * FROM sandbox.stripe_payment_intents WHERE metadata @> $1::jsonb AND ($2::text IS NULL OR status = $2)
+       ORDER BY created_at DESC, id DESC LIMIT $3`,
+      [JSON.stringify(metadata), status ?? null, limit],
+    );
+    return result.rows;
+  }
+
+  /** Sum of every refund against a PaymentIntent. */
+  async refundedAmount(tx: Queryable, paymentIntentId: string): Promise<number> {
     const result = await tx.query<{ total: string }>(
-      'SELECT coalesce(sum(amount_cents), 0)::text AS total FROM sandbox.refunds WHERE charge_id = $1',
-      [chargeId],
+      'SELECT coalesce(sum(amount), 0)::text AS total FROM sandbox.stripe_refunds WHERE payment_intent_id = $1',
+      [paymentIntentId],
     );
     return Number(firstRow(result.rows).total);
   }
 
   /** Record a refund. */
-  async insertRefund(tx: Queryable, refund: NewRefund): Promise<SandboxRefund> {
+  async insertRefund(tx: Queryable, refund: NewRefund): Promise<RefundRow> {
     const result = await tx.query<RefundRow>(
-      `INSERT INTO sandbox.refunds (id, charge_id, order_id, amount_cents, idempotency_key)
-       VALUES ($1, $2, $3, $4, $5) RETURNING *`,
-      [refund.id, refund.chargeId, refund.orderId, refund.amountCents, refund.idempotencyKey],
-    );
-    return toRefund(firstRow(result.rows));
-  }
-
-  /** Record a newly booked label. */
-  async insertLabel(tx: Queryable, label: NewLabel): Promise<SandboxLabel> {
-    const result = await tx.query<LabelRow>(
-      `INSERT INTO sandbox.labels
-         (id, carrier, order_id, weight_grams, address, tracking_number, pickup_date, status, idempotency_key)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'BOOKED', $8) RETURNING *`,
+      `INSERT INTO sandbox.stripe_refunds (id, payment_intent_id, order_id, amount, idempotency_key, metadata)
+       VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
       [
-        label.labelId,
-        label.carrier,
-        label.orderId,
-        label.weightGrams,
-        JSON.stringify(label.address),
-        label.trackingNumber,
-        label.pickupDate,
-        label.idempotencyKey,
+        refund.id,
+        refund.paymentIntentId,
+        refund.metadata.orderId ?? null,
+        refund.amount,
+        refund.idempotencyKey,
+        JSON.stringify(refund.metadata),
       ],
     );
-    return toLabel(firstRow(result.rows));
+    return firstRow(result.rows);
   }
 
-  /** One carrier's label, optionally locked until the transaction ends. */
-  async getLabel(
-    q: Queryable,
-    carrier: SandboxLabel['carrier'],
-    labelId: string,
-    forUpdate = false,
-  ): Promise<SandboxLabel | undefined> {
-    const result = await q.query<LabelRow>(
-      `SELECT * FROM sandbox.labels WHERE carrier = $1 AND id = $2${forUpdate ? ' FOR UPDATE' : ''}`,
-      [carrier, labelId],
+  /** Record a new shipment (rated, not yet bought). */
+  async insertShipment(tx: Queryable, shipment: NewShipment): Promise<ShipmentRow> {
+    const result = await tx.query<ShipmentRow>(
+      `INSERT INTO sandbox.easypost_shipments (id, carrier, carrier_account_id, reference, status, to_address,
+         from_address, weight_ounces, rates, messages, label_date)
+       VALUES ($1, $2, $3, $4, 'CREATED', $5, $6, $7, $8, $9, $10) RETURNING *`,
+      [
+        shipment.id,
+        shipment.carrier,
+        shipment.carrierAccountId,
+        shipment.reference,
+        JSON.stringify(shipment.toAddress),
+        JSON.stringify(shipment.fromAddress),
+        shipment.weightOunces,
+        JSON.stringify(shipment.rates),
+        JSON.stringify(shipment.messages),
+        shipment.labelDate,
+      ],
     );
-    const row = result.rows[0];
-    return row && toLabel(row);
+    return firstRow(result.rows);
   }
 
-  /** One carrier's label, outside any transaction. */
-  async findLabel(carrier: SandboxLabel['carrier'], labelId: string): Promise<SandboxLabel | undefined> {
-    return this.getLabel(this.pool, carrier, labelId);
+  /**
+   * A shipment by ID, or else the newest one with that reference (EasyPost looks shipments up either way),
+   * optionally locked until the transaction ends.
+   */
+  async findShipment(q: Queryable, idOrReference: string, forUpdate = false): Promise<ShipmentRow | undefined> {
+    const lock = forUpdate ? ' FOR UPDATE' : '';
+    const byId = await q.query<ShipmentRow>(`SELECT * FROM sandbox.easypost_shipments WHERE id = $1${lock}`, [
+      idOrReference,
+    ]);
+    if (byId.rows[0]) return byId.rows[0];
+    const byReference = await q.query<ShipmentRow>(
+      `SELECT * FROM sandbox.easypost_shipments WHERE reference = $1 ORDER BY created_at DESC, id DESC LIMIT 1${lock}`,
+      [idOrReference],
+    );
+    return byReference.rows[0];
   }
 
-  /** Move a label to a new status, stamping the matching timestamp. */
-  async setLabelStatus(tx: Queryable, labelId: string, status: 'VOIDED' | 'PICKED_UP'): Promise<SandboxLabel> {
+  /** Buy a shipment's label with one of its rates. */
+  async purchaseShipment(tx: Queryable, id: string, rateId: string, trackingCode: string): Promise<ShipmentRow> {
+    const result = await tx.query<ShipmentRow>(
+      `UPDATE sandbox.easypost_shipments SET status = 'PURCHASED', selected_rate_id = $2, tracking_code = $3,
+         purchased_at = now(), label_date = coalesce(label_date, now())
+       WHERE id = $1 RETURNING *`,
+      [id, rateId, trackingCode],
+    );
+    return firstRow(result.rows);
+  }
+
+  /** Move a bought shipment on: its label refunded (voided) or its parcel collected. */
+  async setShipmentStatus(tx: Queryable, id: string, status: Extract<ShipmentStatus, 'VOIDED' | 'PICKED_UP'>) {
     const column = status === 'VOIDED' ? 'voided_at' : 'picked_up_at';
-    const result = await tx.query<LabelRow>(
-      `UPDATE sandbox.labels SET status = $2, ${column} = now() WHERE id = $1 RETURNING *`,
-      [labelId, status],
+    const result = await tx.query<ShipmentRow>(
+      `UPDATE sandbox.easypost_shipments SET status = $2, ${column} = now() WHERE id = $1 RETURNING *`,
+      [id, status],
     );
-    return toLabel(firstRow(result.rows));
+    return firstRow(result.rows);
   }
 
-  /** Record an accepted message. */
-  async insertNotification(tx: Queryable, notification: NewNotification): Promise<SandboxNotification> {
-    const result = await tx.query<NotificationRow>(
-      `INSERT INTO sandbox.notifications (id, order_id, channel, recipient, subject, body, idempotency_key)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+  /** Record a pickup request for a shipment. */
+  async insertPickup(tx: Queryable, pickup: NewPickup): Promise<PickupRow> {
+    const result = await tx.query<PickupRow>(
+      `INSERT INTO sandbox.easypost_pickups (id, shipment_id, reference, status, min_datetime, max_datetime)
+       VALUES ($1, $2, $3, 'unknown', $4, $5) RETURNING *`,
+      [pickup.id, pickup.shipmentId, pickup.reference, pickup.minDatetime, pickup.maxDatetime],
+    );
+    return firstRow(result.rows);
+  }
+
+  /** A pickup by ID, or else the newest one with that reference, optionally locked. */
+  async findPickup(q: Queryable, idOrReference: string, forUpdate = false): Promise<PickupRow | undefined> {
+    const lock = forUpdate ? ' FOR UPDATE' : '';
+    const byId = await q.query<PickupRow>(`SELECT * FROM sandbox.easypost_pickups WHERE id = $1${lock}`, [
+      idOrReference,
+    ]);
+    if (byId.rows[0]) return byId.rows[0];
+    const byReference = await q.query<PickupRow>(
+      `SELECT * FROM sandbox.easypost_pickups WHERE reference = $1 ORDER BY created_at DESC, id DESC LIMIT 1${lock}`,
+      [idOrReference],
+    );
+    return byReference.rows[0];
+  }
+
+  /** Confirm a pickup with the carrier. */
+  async schedulePickup(tx: Queryable, id: string, confirmation: string): Promise<PickupRow> {
+    const result = await tx.query<PickupRow>(
+      `UPDATE sandbox.easypost_pickups SET status = 'scheduled', confirmation = $2 WHERE id = $1 RETURNING *`,
+      [id, confirmation],
+    );
+    return firstRow(result.rows);
+  }
+
+  /** Record a message the SMTP listener accepted. */
+  async insertMessage(message: NewMessage): Promise<SandboxMessage> {
+    const result = await this.pool.query<MessageRow>(
+      `INSERT INTO sandbox.smtp_messages (id, message_id, envelope_from, envelope_to, subject, order_id, kind,
+         text_body, html_body, attachments, size_bytes)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
       [
-        notification.id,
-        notification.orderId,
-        notification.channel,
-        notification.to,
-        notification.subject,
-        notification.body,
-        notification.idempotencyKey,
+        message.id,
+        message.messageId,
+        message.envelopeFrom,
+        message.envelopeTo,
+        message.subject,
+        message.orderId,
+        message.kind,
+        message.text,
+        message.html,
+        JSON.stringify(message.attachments),
+        message.sizeBytes,
       ],
     );
-    return toNotification(firstRow(result.rows));
+    return toMessage(firstRow(result.rows));
   }
 
-  /** Every charge of an order, oldest first. */
-  async listCharges(orderId: string): Promise<SandboxCharge[]> {
-    const result = await this.pool.query<ChargeRow>(
-      'SELECT * FROM sandbox.charges WHERE order_id = $1 ORDER BY created_at, id',
+  /** Every PaymentIntent of an order (by `metadata.orderId`), oldest first. */
+  async listPaymentIntents(orderId: string): Promise<SandboxPaymentIntent[]> {
+    const result = await this.pool.query<PaymentIntentRow>(
+      'SELECT * FROM sandbox.stripe_payment_intents WHERE order_id = $1 ORDER BY created_at, id',
       [orderId],
     );
-    return result.rows.map(toCharge);
+    return result.rows.map(toPaymentIntent);
   }
 
-  /** Every refund of an order, oldest first. */
+  /** Every refund of an order (by `metadata.orderId` of the refund), oldest first. */
   async listRefunds(orderId: string): Promise<SandboxRefund[]> {
     const result = await this.pool.query<RefundRow>(
-      'SELECT * FROM sandbox.refunds WHERE order_id = $1 ORDER BY created_at, id',
+      'SELECT * FROM sandbox.stripe_refunds WHERE order_id = $1 ORDER BY created_at, id',
       [orderId],
     );
     return result.rows.map(toRefund);
   }
 
-  /** Every label one carrier booked for an order, oldest first. */
-  async listLabels(carrier: SandboxLabel['carrier'], orderId: string): Promise<SandboxLabel[]> {
-    const result = await this.pool.query<LabelRow>(
-      'SELECT * FROM sandbox.labels WHERE carrier = $1 AND order_id = $2 ORDER BY created_at, id',
-      [carrier, orderId],
+  /** Every shipment with a reference, oldest first. */
+  async listShipments(reference: string): Promise<SandboxShipment[]> {
+    const result = await this.pool.query<ShipmentRow>(
+      'SELECT * FROM sandbox.easypost_shipments WHERE reference = $1 ORDER BY created_at, id',
+      [reference],
     );
-    return result.rows.map(toLabel);
+    return result.rows.map(toShipment);
   }
 
-  /** Every message sent about an order, oldest first. */
-  async listNotifications(orderId: string): Promise<SandboxNotification[]> {
-    const result = await this.pool.query<NotificationRow>(
-      'SELECT * FROM sandbox.notifications WHERE order_id = $1 ORDER BY created_at, id',
-      [orderId],
+  /** Messages received, oldest first: those about one order (and kind), or to one recipient, or the latest 100. */
+  async listMessages(filter: { orderId?: string; kind?: string; to?: string }): Promise<SandboxMessage[]> {
+    const result = await this.pool.query<MessageRow>(
+      `SELECT * FROM (
+         SELECT * FROM sandbox.smtp_messages
+         WHERE ($1::text IS NULL OR order_id = $1) AND ($2::text IS NULL OR kind = $2)
+           AND ($3::text IS NULL OR $3 = ANY (envelope_to))
+         ORDER BY received_at DESC, id DESC LIMIT 100) latest
+       ORDER BY received_at, id`,
+      [filter.orderId ?? null, filter.kind ?? null, filter.to ?? null],
     );
-    return result.rows.map(toNotification);
+    return result.rows.map(toMessage);
+  }
+
+  /** One received message. */
+  async getMessage(id: string): Promise<SandboxMessage | undefined> {
+    const result = await this.pool.query<MessageRow>('SELECT * FROM sandbox.smtp_messages WHERE id = $1', [id]);
+    const row = result.rows[0];
+    return row && toMessage(row);
   }
 
   /** Record counts per table. */
   async stats(): Promise<SandboxStats> {
-    const result = await this.pool.query<{ charges: number; refunds: number; labels: number; notifications: number }>(
-      `SELECT (SELECT count(*) FROM sandbox.charges)::int       AS charges,
-              (SELECT count(*) FROM sandbox.refunds)::int       AS refunds,
-              (SELECT count(*) FROM sandbox.labels)::int        AS labels,
-              (SELECT count(*) FROM sandbox.notifications)::int AS notifications`,
+    const result = await this.pool.query<SandboxStats>(
+      `SELECT (SELECT count(*) FROM sandbox.stripe_payment_intents)::int AS "paymentIntents",
+              (SELECT count(*) FROM sandbox.stripe_refunds)::int         AS refunds,
+              (SELECT count(*) FROM sandbox.easypost_shipments)::int     AS shipments,
+              (SELECT count(*) FROM sandbox.easypost_pickups)::int       AS pickups,
+              (SELECT count(*) FROM sandbox.smtp_messages)::int          AS messages`,
     );
     return firstRow(result.rows);
   }

@@ -21,7 +21,6 @@ export function harvestTaskId(orderId: string): string {
 export const idempotencyKeys = {
   charge: (orderId: string) => `order:${orderId}:charge`,
   refund: (orderId: string) => `order:${orderId}:refund`,
-  label: (orderId: string, carrier: CarrierName, round: number) => `order:${orderId}:label:${carrier}:${round}`,
   notification: (orderId: string, kind: NotificationKind) => `order:${orderId}:notify:${kind}`,
 };
 

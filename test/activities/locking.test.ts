@@ -2,9 +2,9 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { Client } from 'pg';
 import { createActivities, type Activities } from '../../src/activities';
 import { seed } from '../../src/db/seed';
-import { createHttpProviders } from '../../src/providers/http';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { demoOrder, progressAt } from '../support/orders';
+import { sandboxProviders } from '../support/providers';
 
 /**
  * Lock modes of the stock steps. Every order that is being recorded or reserved inserts rows that reference the
@@ -29,7 +29,7 @@ describe('activities: stock steps and concurrent foreign-key checks', () => {
     // Only database steps run here; the provider client is never called.
     acts = createActivities({
       db: db.db,
-      providers: createHttpProviders({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 100 }),
+      providers: sandboxProviders({ url: 'http://127.0.0.1:9', smtpPort: 9 }, 100),
     });
     holder = new Client({ connectionString: db.url });
     await holder.connect();

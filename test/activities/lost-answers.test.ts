@@ -2,12 +2,12 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type Activities } from '../../src/activities';
 import { seed } from '../../src/db/seed';
 import { ProviderUnavailableError } from '../../src/providers/errors';
-import { createHttpProviders } from '../../src/providers/http';
 import { SandboxAdmin } from '../../src/providers/sandbox-admin';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
 import { idempotencyKeys, type OrderInput } from '../../src/workflows/definitions';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { demoOrder, progressAt } from '../support/orders';
+import { sandboxProviders } from '../support/providers';
 
 /**
  * What the chaos suite (npm run chaos) found, pinned at the activity level: provider effects whose every answer was
@@ -26,7 +26,7 @@ describe('activities: effects whose answers were lost, and finished orders repla
     admin = new SandboxAdmin(sandbox.url);
     // 1 s: far below the 3 s hangs that lose answers, yet loose enough that a loaded CI machine's ordinary
     // requests never time out.
-    acts = createActivities({ db: db.db, providers: createHttpProviders({ baseUrl: sandbox.url, timeoutMs: 1_000 }) });
+    acts = createActivities({ db: db.db, providers: sandboxProviders(sandbox, 1_000) });
   }, 120_000);
   afterAll(async () => {
     await sandbox?.close();
@@ -71,8 +71,8 @@ describe('activities: effects whose answers were lost, and finished orders repla
     await expect(
       run('bookCarrier', { orderId, carrier: 'primary', round: 0, progress: progressAt('book-carrier') }),
     ).rejects.toBeInstanceOf(ProviderUnavailableError);
-    const [primaryLabel] = await admin.listLabels('primary', orderId);
-    expect(primaryLabel).toMatchObject({ status: 'BOOKED' });
+    const [primaryLabel] = await admin.listShipments('primary', orderId);
+    expect(primaryLabel).toMatchObject({ status: 'PURCHASED' });
 
     const shipment = await run('bookCarrier', {
       orderId,
@@ -89,37 +89,43 @@ describe('activities: effects whose answers were lost, and finished orders repla
 
     const expected = {
       carrier: 'primary',
-      labelId: primaryLabel!.labelId,
-      trackingNumber: primaryLabel!.trackingNumber,
-      pickupDate: primaryLabel!.pickupDate,
+      labelId: primaryLabel!.id,
+      trackingNumber: primaryLabel!.trackingCode,
+      pickupDate: primaryLabel!.labelDate,
       pickedUp: false,
     };
     expect(shipment).toEqual(expected);
     expect(nextRound).toEqual(expected);
-    expect(await admin.listLabels('backup', orderId)).toEqual([]);
+    expect(await admin.listShipments('backup', orderId)).toEqual([]);
     expect(
       await db.query('select outcome from shipment_attempts where order_id = $1 order by created_at', [orderId]),
     ).toEqual([{ outcome: 'failed' }, { outcome: 'adopted primary label' }]);
     await run('confirmPickup', { orderId });
-    expect(await admin.listLabels('primary', orderId)).toEqual([expect.objectContaining({ status: 'PICKED_UP' })]);
+    expect(await admin.listShipments('primary', orderId)).toEqual([expect.objectContaining({ status: 'PICKED_UP' })]);
   });
 
   it('when the pickup took effect but its answer was lost and the carrier then goes down, then confirmPickup still records the hand-over', async () => {
     const { orderId } = await packedOrder();
     await run('chargeOrder', { orderId, progress: progressAt('charge') });
     await run('bookCarrier', { orderId, carrier: 'primary', round: 0, progress: progressAt('book-carrier') });
-    await admin.setFaults({ primary: { timeoutNext: 1, hangMs: 3_000 } });
+    // The hand-over is two requests (create the Pickup, buy it); both take effect and both answers are lost.
+    await admin.setFaults({ primary: { timeoutNext: 2, hangMs: 3_000 } });
 
-    const { pickedUpAt } = await run('confirmPickup', { orderId });
+    await expect(run('confirmPickup', { orderId })).rejects.toBeInstanceOf(ProviderUnavailableError);
+    expect(await admin.listShipments('primary', orderId)).toEqual([expect.objectContaining({ status: 'PURCHASED' })]);
+    // The retry finds the Pickup by its reference, buys it, loses that answer too, and reads the collection from the
+    // carrier's tracker instead.
+    const { pickedUpAt } = await run('confirmPickup', { orderId }, 2);
 
-    const [label] = await admin.listLabels('primary', orderId);
+    const [label] = await admin.listShipments('primary', orderId);
     expect(label).toMatchObject({ status: 'PICKED_UP', pickedUpAt });
     expect(await db.query('select status from shipments where order_id = $1', [orderId])).toEqual([
       { status: 'PICKED_UP' },
     ]);
+    expect(await db.query('select count(*)::int as n from sandbox.easypost_pickups')).not.toEqual([{ n: 0 }]);
     // Recorded: a retry or a reset run does not ask the carrier again, so its outage changes nothing.
     await admin.setFaults({ primary: { outage: true } });
-    expect(await run('confirmPickup', { orderId }, 2)).toEqual({ pickedUpAt });
+    expect(await run('confirmPickup', { orderId }, 3)).toEqual({ pickedUpAt });
   });
 
   it('when the carrier is down before the pickup happened, then confirmPickup fails (and is retried) rather than pretend', async () => {
@@ -129,7 +135,7 @@ describe('activities: effects whose answers were lost, and finished orders repla
     await admin.setFaults({ primary: { outage: true } });
 
     await expect(run('confirmPickup', { orderId })).rejects.toBeInstanceOf(ProviderUnavailableError);
-    expect(await admin.listLabels('primary', orderId)).toEqual([expect.objectContaining({ status: 'BOOKED' })]);
+    expect(await admin.listShipments('primary', orderId)).toEqual([expect.objectContaining({ status: 'PURCHASED' })]);
   });
 
   it('when a booking lost its answer and the order is cancelled, then voidLabel voids the label the carrier holds', async () => {
@@ -143,7 +149,7 @@ describe('activities: effects whose answers were lost, and finished orders repla
     expect(await run('voidLabel', { orderId })).toEqual({ voided: 1 });
     expect(await run('voidLabel', { orderId })).toEqual({ voided: 0 });
 
-    expect(await admin.listLabels('primary', orderId)).toEqual([expect.objectContaining({ status: 'VOIDED' })]);
+    expect(await admin.listShipments('primary', orderId)).toEqual([expect.objectContaining({ status: 'VOIDED' })]);
     expect(await db.query('select carrier, status from shipments where order_id = $1', [orderId])).toEqual([
       { carrier: 'primary', status: 'VOIDED' },
     ]);
@@ -156,20 +162,20 @@ describe('activities: effects whose answers were lost, and finished orders repla
       ProviderUnavailableError,
     );
     expect(await db.query('select * from payments where order_id = $1', [orderId])).toEqual([]);
-    const [charge] = await admin.listCharges(orderId);
+    const [charge] = await admin.listPaymentIntents(orderId);
 
-    expect(await run('refundOrder', { orderId })).toEqual({ refundedCents: charge!.amountCents });
-    expect(await run('refundOrder', { orderId })).toEqual({ refundedCents: charge!.amountCents });
+    expect(await run('refundOrder', { orderId })).toEqual({ refundedCents: charge!.amount });
+    expect(await run('refundOrder', { orderId })).toEqual({ refundedCents: charge!.amount });
 
     expect(await admin.listRefunds(orderId)).toEqual([
       expect.objectContaining({
-        chargeId: charge!.id,
-        amountCents: charge!.amountCents,
+        paymentIntentId: charge!.id,
+        amount: charge!.amount,
         idempotencyKey: idempotencyKeys.refund(orderId),
       }),
     ]);
     expect(await db.query('select status, charged_cents, refunded_cents from orders where id = $1', [orderId])).toEqual(
-      [{ status: 'RUNNING', charged_cents: charge!.amountCents, refunded_cents: charge!.amountCents }],
+      [{ status: 'RUNNING', charged_cents: charge!.amount, refunded_cents: charge!.amount }],
     );
   });
 

@@ -8,13 +8,13 @@ import { parseApiKeys } from '../../src/api/auth';
 import { cancelAcceptedSchema } from '../../src/api/orders/schemas';
 import { seed } from '../../src/db/seed';
 import { createLogger } from '../../src/lib/logger';
-import { createHttpProviders } from '../../src/providers/http';
 import { SandboxAdmin } from '../../src/providers/sandbox-admin';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
 import { createWorker } from '../../src/worker';
 import { API_KEYS, KEYS, orderBody, waitForOrder } from '../api/helpers';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { startDevServer, type DevServer } from '../support/dev-server';
+import { sandboxProviders } from '../support/providers';
 import { gate } from '../support/scenarios';
 import { quietRuntime, workflowBundle } from '../support/workflow-harness';
 
@@ -46,7 +46,7 @@ describe('cancel racing the carrier hand-over (real dev server, API in process)'
     sandbox = await startSandbox({ databaseUrl: t.url, port: 0 });
     admin = new SandboxAdmin(sandbox.url);
     const taskQueue = `race-${randomUUID()}`;
-    const deps = { db: t.db, providers: createHttpProviders({ baseUrl: sandbox.url, timeoutMs: 2_000 }) };
+    const deps = { db: t.db, providers: sandboxProviders(sandbox, 2_000) };
     const real = createActivities(deps);
     const held: Partial<Activities> = {
       confirmPickup: async (args) => {
@@ -125,7 +125,8 @@ describe('cancel racing the carrier hand-over (real dev server, API in process)'
     if (answered === 202) {
       expect(final).toMatchObject({ refundedCents: final.chargedCents ?? 0 });
       for (const carrier of ['primary', 'backup'] as const) {
-        expect((await admin.listLabels(carrier, orderId)).every((l) => l.status === 'VOIDED')).toBe(true);
+        const active = (await admin.listShipments(carrier, orderId)).filter((l) => l.status === 'PURCHASED');
+        expect(active).toEqual([]);
       }
     }
   }

@@ -29,6 +29,7 @@ describe('embedded stack in a real browser', () => {
       'TEMPORAL_UI_PORT',
       'EMBEDDED_POSTGRES_PORT',
       'METRICS',
+      'SANDBOX_SMTP_PORT',
     ]) {
       ports[name] = await freePort();
     }
@@ -39,6 +40,7 @@ describe('embedded stack in a real browser', () => {
         HTD_DATA_DIR: dataDir,
         API_PORT: String(ports.API_PORT),
         SANDBOX_PORT: String(ports.SANDBOX_PORT),
+        SANDBOX_SMTP_PORT: String(ports.SANDBOX_SMTP_PORT),
         TEMPORAL_DEV_PORT: String(ports.TEMPORAL_DEV_PORT),
         TEMPORAL_UI_PORT: String(ports.TEMPORAL_UI_PORT),
         EMBEDDED_POSTGRES_PORT: String(ports.EMBEDDED_POSTGRES_PORT),
@@ -47,6 +49,9 @@ describe('embedded stack in a real browser', () => {
         DATABASE_URL: '',
         TEMPORAL_ADDRESS: '',
         SANDBOX_URL: '',
+        STRIPE_SECRET_KEY: '',
+        SMTP_URL: '',
+        EASYPOST_API_KEY: '',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

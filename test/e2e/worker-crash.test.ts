@@ -91,6 +91,11 @@ describe('order worker crash (real dev server, worker in a child process)', () =
       DATABASE_URL: t.url,
       DATABASE_POOL_SIZE: '4',
       SANDBOX_URL: sandbox.url,
+      SANDBOX_SMTP_PORT: String(sandbox.smtpPort),
+      // Every provider goes to the sandbox, whatever credentials the shell holds.
+      STRIPE_SECRET_KEY: '',
+      SMTP_URL: '',
+      EASYPOST_API_KEY: '',
       TEMPORAL_ADDRESS: server.address,
       TEMPORAL_NAMESPACE: server.namespace,
       TEMPORAL_TASK_QUEUE: taskQueue,
@@ -188,7 +193,7 @@ describe('order worker crash (real dev server, worker in a child process)', () =
       'the charge to be captured and the primary label to be booked',
       async () =>
         (await eventTypes(orderId)).includes('PaymentCaptured') &&
-        (await admin.listLabels('primary', orderId)).length === 1,
+        (await admin.listShipments('primary', orderId)).length === 1,
       20_000,
     );
     first.child.kill('SIGKILL');
@@ -243,12 +248,12 @@ describe('order worker crash (real dev server, worker in a child process)', () =
     );
 
     // The providers' records: one charge, one label (the one booked before the crash), one message.
-    const charges = await admin.listCharges(orderId);
-    expect(charges).toEqual([expect.objectContaining({ status: 'succeeded', amountCents: 1550 })]);
-    const labels = await admin.listLabels('primary', orderId);
-    expect(labels).toEqual([expect.objectContaining({ status: 'PICKED_UP', trackingNumber: result.trackingNumber })]);
-    expect(await admin.listLabels('backup', orderId)).toEqual([]);
-    expect(await admin.listNotifications(orderId)).toHaveLength(1);
+    const charges = await admin.listPaymentIntents(orderId);
+    expect(charges).toEqual([expect.objectContaining({ status: 'succeeded', amount: 1550 })]);
+    const labels = await admin.listShipments('primary', orderId);
+    expect(labels).toEqual([expect.objectContaining({ status: 'PICKED_UP', trackingCode: result.trackingNumber })]);
+    expect(await admin.listShipments('backup', orderId)).toEqual([]);
+    expect(await admin.listMessages(orderId)).toHaveLength(1);
 
     // Temporal's records: each step completed once; the charge by the first worker, and the booking
     // by the second, as attempt 2 after the dead worker's attempt timed out.

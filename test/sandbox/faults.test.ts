@@ -1,9 +1,9 @@
 import { ProviderUnavailableError } from '../../src/providers/errors';
-import { createHttpProviders } from '../../src/providers/http';
 import { SandboxAdmin } from '../../src/providers/sandbox-admin';
 import type { ChargeRequest } from '../../src/providers/types';
 import { FaultInjector, parseFaultsEnv } from '../../src/sandbox/faults';
 import { startSandbox } from '../../src/sandbox/server';
+import { sandboxProviders } from '../support/providers';
 import { rejectionOf, startHarness, uid, type SandboxHarness } from './harness';
 
 describe('sandbox faults', () => {
@@ -28,10 +28,12 @@ describe('sandbox faults', () => {
     const req = chargeRequest();
     const error = await rejectionOf(h.providers.payments.charge(req));
     expect(error).toBeInstanceOf(ProviderUnavailableError);
-    expect((error as ProviderUnavailableError).message).toMatch(/^payments unavailable: POST http.*answered 503/);
-    expect(await h.admin.listCharges(req.orderId)).toEqual([]);
+    expect((error as ProviderUnavailableError).message).toMatch(
+      /^payments unavailable: POST http.*\/v1\/payment_intents answered 503/,
+    );
+    expect(await h.admin.listPaymentIntents(req.orderId)).toEqual([]);
     await expect(h.providers.payments.charge(req)).resolves.toMatchObject({ amountCents: 4_200 });
-    expect(await h.admin.listCharges(req.orderId)).toHaveLength(1);
+    expect(await h.admin.listPaymentIntents(req.orderId)).toHaveLength(1);
   });
 
   it('when the response is lost (timeoutNext), then the client times out, and the keyed retry returns the same single charge', async () => {
@@ -45,19 +47,18 @@ describe('sandbox faults', () => {
     expect(Date.now() - started).toBeLessThan(900);
 
     // The side effect committed before the hang: the gateway already holds the charge the client never saw.
-    const [charged] = await h.admin.listCharges(req.orderId);
+    const [charged] = await h.admin.listPaymentIntents(req.orderId);
     expect(charged).toMatchObject({ status: 'succeeded' });
     const retried = await client.payments.charge(req);
     expect(retried.chargeId).toBe(charged?.id);
-    expect(await h.admin.listCharges(req.orderId)).toHaveLength(1);
+    expect(await h.admin.listPaymentIntents(req.orderId)).toHaveLength(1);
   });
 
   it('when faults are read back, then counters show what is left', async () => {
     await h.admin.setFaults({ primary: { failNext: 3, latencyMs: 5 } });
     await h.admin.setFaults({ primary: { refuseNext: 1 } });
     const req = {
-      idempotencyKey: uid('l'),
-      orderId: 'o',
+      orderId: uid('o'),
       weightGrams: 1,
       address: { name: 'n', line1: 'l', city: 'c', postalCode: '1', country: 'NL' },
     };
@@ -70,17 +71,17 @@ describe('sandbox faults', () => {
   });
 
   it('when an error rate is set with a seed, then the same sequence of failures repeats', async () => {
+    const providers = h.providers;
     const run = async (): Promise<boolean[]> => {
       await h.admin.setFaults({ seed: 42, notifications: { errorRate: 0.5 } });
       const outcomes: boolean[] = [];
       for (let i = 0; i < 12; i += 1) {
-        const sent = h.providers.notifications.send({
-          idempotencyKey: uid('n'),
+        const sent = providers.notifications.send({
           orderId: uid('order'),
-          channel: 'sms',
-          to: '+31600000000',
-          subject: '',
-          body: 'hi',
+          kind: 'cancellation',
+          to: 'ada@example.com',
+          subject: 'Cancelled',
+          text: 'hi',
         });
         outcomes.push(
           await sent.then(
@@ -108,18 +109,19 @@ describe('sandbox faults', () => {
     expect(await h.admin.getFaults()).toMatchObject({ payments: {} });
   });
 
-  it('when latency is set, then reads are slowed down too', async () => {
+  it("when latency is set, then the provider's reads are slowed down too, the operator's records are not", async () => {
     await h.admin.setFaults({ payments: { latencyMs: 150 } });
     const started = Date.now();
-    await h.admin.listCharges('any');
+    await h.providers.payments.findCharges('any');
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    await h.admin.listPaymentIntents('any');
   });
 
   it('when a request hangs, then closing the sandbox does not wait for it', async () => {
     // A second sandbox on this file's database, so closing it leaves the shared one running.
     const spare = await startSandbox({ databaseUrl: h.db.url, port: 0 });
     await new SandboxAdmin(spare.url).setFaults({ payments: { timeoutNext: 1 } }); // default hang: 30 s
-    const client = createHttpProviders({ baseUrl: spare.url, timeoutMs: 5_000 });
+    const client = sandboxProviders(spare);
     const pending = rejectionOf(client.payments.charge(chargeRequest()));
     await new Promise((resolve) => setTimeout(resolve, 100));
     const started = Date.now();

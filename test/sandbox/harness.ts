@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { createHttpProviders } from '../../src/providers/http';
 import { SandboxAdmin } from '../../src/providers/sandbox-admin';
 import type { Address, Providers } from '../../src/providers/types';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { sandboxProviders } from '../support/providers';
 
-/** A sandbox listening on an ephemeral port over its own fresh database, with clients pointed at it. */
+/** A sandbox listening on ephemeral ports (HTTP, SMTP) over its own fresh database, with the adapters pointed at it. */
 export interface SandboxHarness {
   db: TestDatabase;
   sandbox: RunningSandbox;
   url: string;
-  /** Real HTTP clients with a generous timeout. */
+  /** The production adapters (official client libraries) with a generous timeout. */
   providers: Providers;
   /** Clients with a custom timeout, for lost-response cases. */
   clients(timeoutMs: number): Providers;
@@ -30,10 +30,10 @@ export async function startHarness(): Promise<SandboxHarness> {
       return this.sandbox.url;
     },
     get providers() {
-      return createHttpProviders({ baseUrl: this.sandbox.url, timeoutMs: 5_000 });
+      return sandboxProviders(this.sandbox);
     },
     clients(timeoutMs) {
-      return createHttpProviders({ baseUrl: this.sandbox.url, timeoutMs });
+      return sandboxProviders(this.sandbox, timeoutMs);
     },
     get admin() {
       return new SandboxAdmin(this.sandbox.url);

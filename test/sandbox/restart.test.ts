@@ -1,7 +1,7 @@
 import { ProviderUnavailableError } from '../../src/providers/errors';
-import { createHttpProviders } from '../../src/providers/http';
 import { SandboxAdmin } from '../../src/providers/sandbox-admin';
 import { startSandbox, startSandboxFromEnv } from '../../src/sandbox/server';
+import { sandboxProviders } from '../support/providers';
 import { address, rejectionOf, startHarness, uid, type SandboxHarness } from './harness';
 
 describe('sandbox lifecycle', () => {
@@ -19,17 +19,10 @@ describe('sandbox lifecycle', () => {
       customerId: 'c',
       amountCents: 990,
       currency: 'EUR',
-      paymentMethod: 'pm',
+      paymentMethod: 'pm_card_visa',
     };
-    const label = { idempotencyKey: uid('l'), orderId, weightGrams: 500, address: address() };
-    const message = {
-      idempotencyKey: uid('m'),
-      orderId,
-      channel: 'email' as const,
-      to: 'a@b.c',
-      subject: 's',
-      body: 'b',
-    };
+    const label = { orderId, weightGrams: 500, address: address() };
+    const message = { orderId, kind: 'confirmation' as const, to: 'a@b.c', subject: 's', text: 'b' };
     const before = {
       charge: await h.providers.payments.charge(charge),
       label: await h.providers.carriers.primary.book(label),
@@ -42,10 +35,11 @@ describe('sandbox lifecycle', () => {
 
     expect(await h.providers.payments.charge(charge)).toEqual(before.charge);
     expect(await h.providers.carriers.primary.book(label)).toEqual(before.label);
-    expect(await h.providers.notifications.send(message)).toEqual(before.message);
-    expect(await h.admin.listCharges(orderId)).toHaveLength(1);
-    expect(await h.admin.listLabels('primary', orderId)).toHaveLength(1);
-    expect(await h.admin.listNotifications(orderId)).toHaveLength(1);
+    expect(await h.admin.listPaymentIntents(orderId)).toHaveLength(1);
+    expect(await h.admin.listShipments('primary', orderId)).toHaveLength(1);
+    expect(await h.admin.listMessages(orderId)).toEqual([
+      expect.objectContaining({ messageId: before.message.messageId }),
+    ]);
     await h.providers.carriers.primary.voidLabel(before.label.labelId);
   });
 
@@ -65,19 +59,27 @@ describe('sandbox lifecycle', () => {
   it('when nothing listens, then a call is ProviderUnavailableError naming provider and URL', async () => {
     const sandbox = await startSandbox({ databaseUrl: h.db.url, port: 0 });
     await sandbox.close();
-    const providers = createHttpProviders({ baseUrl: sandbox.url, timeoutMs: 1_000 });
-    const error = await rejectionOf(
+    const providers = sandboxProviders(sandbox, 1_000);
+    const mail = await rejectionOf(
       providers.notifications.send({
-        idempotencyKey: 'k',
         orderId: 'o',
-        channel: 'sms',
-        to: 't',
-        subject: '',
-        body: 'b',
+        kind: 'confirmation',
+        to: 't@example.com',
+        subject: 's',
+        text: 'b',
       }),
     );
-    expect(error).toBeInstanceOf(ProviderUnavailableError);
-    expect((error as Error).message).toContain(`notifications unavailable: POST ${sandbox.url}/notifications failed`);
+    expect(mail).toBeInstanceOf(ProviderUnavailableError);
+    expect((mail as Error).message).toMatch(
+      /^notifications unavailable: SMTP smtp:\/\/127\.0\.0\.1:\d+ failed: ESOCKET connect ECONNREFUSED/,
+    );
+    const payment = await rejectionOf(providers.payments.findCharges('o'));
+    expect(payment).toBeInstanceOf(ProviderUnavailableError);
+    expect((payment as Error).message).toContain(
+      `payments unavailable: GET ${sandbox.url}/v1/payment_intents/search failed`,
+    );
+    const label = await rejectionOf(providers.carriers.backup.findLabels('o'));
+    expect((label as Error).message).toContain(`carrier backup unavailable: GET ${sandbox.url}/v2/shipments/`);
   });
 
   it('when started from the environment, then it uses SANDBOX_* settings and applies SANDBOX_FAULTS', async () => {
@@ -85,6 +87,7 @@ describe('sandbox lifecycle', () => {
       SANDBOX_DATABASE_URL: h.db.url,
       SANDBOX_HOST: '127.0.0.1',
       SANDBOX_PORT: '0',
+      SANDBOX_SMTP_PORT: '0',
       SANDBOX_FAULTS: '{"payments":{"failNext":1}}',
     });
     try {

@@ -13,7 +13,6 @@ import { createActivities, type Activities } from '../../src/activities';
 import { seed } from '../../src/db/seed';
 import { sdkExecutable } from '../../src/lib/binaries';
 import { orderStartOptions, placeOrder, type PlaceOrderAnswer } from '../../src/lib/order-start';
-import { createHttpProviders } from '../../src/providers/http';
 import { SandboxAdmin } from '../../src/providers/sandbox-admin';
 import type { Providers } from '../../src/providers/types';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
@@ -27,6 +26,7 @@ import {
 import { orderFulfillment } from '../../src/workflows';
 import { SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes';
 import { createTestDatabase, type TestDatabase } from './db';
+import { sandboxProviders } from './providers';
 import { demoOrder } from './orders';
 
 let runtimeInstalled = false;
@@ -42,8 +42,8 @@ export function quietRuntime(): void {
 
 /**
  * Everything a workflow test needs, all real: the time-skipping test server, a fresh PostgreSQL
- * database with migrations and the demo seed, the provider sandbox over HTTP, and the real
- * activities. One per test file; each test gets its own task queue and order ID.
+ * database with migrations and the demo seed, the provider sandbox (Stripe, EasyPost and SMTP protocols) with the
+ * production adapters pointed at it, and the real activities. One per test file; each test gets its own task queue and order ID.
  */
 export interface WorkflowHarness {
   env: TestWorkflowEnvironment;
@@ -108,7 +108,7 @@ export async function createWorkflowHarness(options: { providerTimeoutMs?: numbe
     `insert into customers (id, name, email) values ('cust-other', 'Other', 'other@example.com') on conflict do nothing`,
   );
   const sandbox = await startSandbox({ databaseUrl: db.url, host: '127.0.0.1', port: 0 });
-  const providers = createHttpProviders({ baseUrl: sandbox.url, timeoutMs: options.providerTimeoutMs ?? 2_000 });
+  const providers = sandboxProviders(sandbox, options.providerTimeoutMs ?? 2_000);
   const real = createActivities({ db: db.db, providers });
   const code = await workflowBundle();
 

@@ -44,22 +44,22 @@ describe('orderFulfillment: cancellation', () => {
     expect((await rowsOf(h, 'packages', orderId, 'status')).every((p) => p.status === 'UNPACKED')).toBe(true);
     expect((await rowsOf(h, 'shipments', orderId, 'status')).every((s) => s.status === 'VOIDED')).toBe(true);
     for (const carrier of ['primary', 'backup'] as const) {
-      expect((await h.admin.listLabels(carrier, orderId)).every((l) => l.status === 'VOIDED')).toBe(true);
+      expect((await h.admin.listShipments(carrier, orderId)).every((l) => l.status === 'VOIDED')).toBe(true);
     }
-    const charges = (await h.admin.listCharges(orderId)).filter((c) => c.status === 'succeeded');
+    const charges = (await h.admin.listPaymentIntents(orderId)).filter((c) => c.status === 'succeeded');
     const refunds = await h.admin.listRefunds(orderId);
     if (charged) {
       expect(charges).toHaveLength(1);
       expect(refunds).toEqual([
-        expect.objectContaining({ chargeId: charges[0]!.id, amountCents: charges[0]!.amountCents }),
+        expect.objectContaining({ paymentIntentId: charges[0]!.id, amount: charges[0]!.amount }),
       ]);
-      expect(row).toMatchObject({ charged_cents: charges[0]!.amountCents, refunded_cents: charges[0]!.amountCents });
+      expect(row).toMatchObject({ charged_cents: charges[0]!.amount, refunded_cents: charges[0]!.amount });
       expect(await rowsOf(h, 'payments', orderId, 'status')).toEqual([{ status: 'REFUNDED' }]);
     } else {
       expect(charges).toEqual([]);
       expect(refunds).toEqual([]);
     }
-    const messages = await h.admin.listNotifications(orderId);
+    const messages = await h.admin.listMessages(orderId);
     expect(messages.map((m) => m.subject)).toEqual([expect.stringMatching(/cancelled/i)]);
   }
 
@@ -241,7 +241,7 @@ describe('orderFulfillment: cancellation', () => {
     expect(await rowsOf(h, 'shipments', orderId, 'carrier, status')).toEqual([
       { carrier: 'primary', status: 'VOIDED' },
     ]);
-    expect(await h.admin.listLabels('primary', orderId)).toEqual([
+    expect(await h.admin.listShipments('primary', orderId)).toEqual([
       expect.objectContaining({ status: 'VOIDED', pickedUpAt: null }),
     ]);
     expect(await eventTypes(h, orderId)).not.toContain('ParcelPickedUp');
@@ -360,7 +360,7 @@ describe('orderFulfillment: cancellation', () => {
     );
     expect(refusal?.data).toMatchObject({ ...CANCEL, honoured: false });
     expect(await h.admin.listRefunds(orderId)).toEqual([]);
-    expect(await h.admin.listLabels('primary', orderId)).toEqual([expect.objectContaining({ status: 'PICKED_UP' })]);
+    expect(await h.admin.listShipments('primary', orderId)).toEqual([expect.objectContaining({ status: 'PICKED_UP' })]);
   });
 
   it('when the customer cancels twice, then the second cancel is harmless: one set of compensations, one refund', async () => {

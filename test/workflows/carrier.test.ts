@@ -68,10 +68,10 @@ describe('orderFulfillment: carrier failures', () => {
       { carrier: 'primary', attempt: 3, outcome: 'failed' },
     ]);
     expect(await orderRow(h, orderId)).toMatchObject({ status: 'COMPLETED', step: 'done' });
-    expect(await h.admin.listLabels('primary', orderId)).toEqual([]);
-    const labels = await h.admin.listLabels('backup', orderId);
-    expect(labels).toEqual([expect.objectContaining({ status: 'PICKED_UP', trackingNumber: result.trackingNumber })]);
-    expect(await h.admin.listCharges(orderId)).toHaveLength(1);
+    expect(await h.admin.listShipments('primary', orderId)).toEqual([]);
+    const labels = await h.admin.listShipments('backup', orderId);
+    expect(labels).toEqual([expect.objectContaining({ status: 'PICKED_UP', trackingCode: result.trackingNumber })]);
+    expect(await h.admin.listPaymentIntents(orderId)).toHaveLength(1);
   });
 
   it('when both carriers are down, then the order parks in NEEDS_ATTENTION and an operator retry after recovery COMPLETES it', async () => {
@@ -122,9 +122,9 @@ describe('orderFulfillment: carrier failures', () => {
       'CustomerNotified',
       'OrderCompleted',
     ]);
-    expect(await h.admin.listLabels('primary', orderId)).toEqual([expect.objectContaining({ status: 'PICKED_UP' })]);
-    expect(await h.admin.listLabels('backup', orderId)).toEqual([]);
-    expect(await h.admin.listCharges(orderId)).toHaveLength(1);
+    expect(await h.admin.listShipments('primary', orderId)).toEqual([expect.objectContaining({ status: 'PICKED_UP' })]);
+    expect(await h.admin.listShipments('backup', orderId)).toEqual([]);
+    expect(await h.admin.listPaymentIntents(orderId)).toHaveLength(1);
   });
 
   it(`when a parked order gets no operator decision within ${PARKED_TIMEOUT}, then ParkedTimedOut refunds the charge in full and returns the stock`, async () => {
@@ -156,14 +156,12 @@ describe('orderFulfillment: carrier failures', () => {
       ['release-reservation', 'completed'],
     ]);
 
-    const charges = await h.admin.listCharges(orderId);
-    expect(charges).toEqual([expect.objectContaining({ status: 'succeeded', amountCents: 1550 })]);
+    const charges = await h.admin.listPaymentIntents(orderId);
+    expect(charges).toEqual([expect.objectContaining({ status: 'succeeded', amount: 1550 })]);
     const refunds = await h.admin.listRefunds(orderId);
-    expect(refunds).toEqual([
-      expect.objectContaining({ chargeId: charges[0]!.id, amountCents: charges[0]!.amountCents }),
-    ]);
-    expect(await h.admin.listLabels('primary', orderId)).toEqual([]);
-    expect(await h.admin.listLabels('backup', orderId)).toEqual([]);
+    expect(refunds).toEqual([expect.objectContaining({ paymentIntentId: charges[0]!.id, amount: charges[0]!.amount })]);
+    expect(await h.admin.listShipments('primary', orderId)).toEqual([]);
+    expect(await h.admin.listShipments('backup', orderId)).toEqual([]);
 
     expect(await orderRow(h, orderId)).toMatchObject({
       status: 'CANCELLED',
@@ -177,8 +175,8 @@ describe('orderFulfillment: carrier failures', () => {
     expect(await rowsOf(h, 'shipments', orderId)).toEqual([]);
     expect((await rowsOf(h, 'packages', orderId, 'status')).map((p) => p.status)).toEqual(['UNPACKED']);
     expect(await stock(h)).toEqual(before);
-    const messages = await h.admin.listNotifications(orderId);
+    const messages = await h.admin.listMessages(orderId);
     expect(messages.map((m) => m.subject)).toEqual([expect.stringMatching(/cancelled/i)]);
-    expect(messages[0]?.body).toMatch(/Refunded: 15\.50 USD/);
+    expect(messages[0]?.text).toMatch(/Refunded: 15\.50 USD/);
   });
 });

@@ -58,13 +58,26 @@ describe('orderFulfillment happy path', () => {
     expect(reservations.every((r) => r.status === 'CONSUMED')).toBe(true);
 
     // The provider's own records: exactly one charge, one label (picked up), one message.
-    const charges = await h.admin.listCharges(orderId);
+    const charges = await h.admin.listPaymentIntents(orderId);
     expect(charges).toHaveLength(1);
-    expect(charges[0]).toMatchObject({ amountCents: 1550, status: 'succeeded' });
-    const labels = await h.admin.listLabels('primary', orderId);
+    expect(charges[0]).toMatchObject({ amount: 1550, status: 'succeeded' });
+    const labels = await h.admin.listShipments('primary', orderId);
     expect(labels).toHaveLength(1);
     expect(labels[0]?.status).toBe('PICKED_UP');
-    expect(await h.admin.listNotifications(orderId)).toHaveLength(1);
+    // The confirmation as the customer receives it: the HTML receipt (the one GET /orders/:id/receipt serves) as body.
+    const messages = await h.admin.listMessages(orderId);
+    expect(messages).toEqual([
+      expect.objectContaining({
+        kind: 'confirmation',
+        messageId: `<${orderId}.confirmation@harvest-to-door.example>`,
+        envelopeTo: ['dana@example.com'],
+        subject: expect.stringMatching(/on its way/),
+        text: expect.stringContaining('Charged: 15.50 USD'),
+        html: expect.stringContaining(`<title>Receipt for order ${orderId}</title>`),
+      }),
+    ]);
+    expect(messages[0]?.html).toContain(`<td class="n" id="charged">$15.50</td>`);
+    expect(messages[0]?.html).toContain(labels[0]!.trackingCode!);
   });
 
   it('when an order completes, then only the provider calls are activity tasks, the database steps are local activities and the search attributes are written once per rest', async () => {

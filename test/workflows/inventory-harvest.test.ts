@@ -59,8 +59,8 @@ describe('orderFulfillment: inventory and harvest failures', () => {
       [`${orderId}:closed`],
     );
     expect(closed?.data.refusal).toMatchObject({ type: 'OutOfStock' });
-    expect(await h.admin.listCharges(orderId)).toEqual([]);
-    expect(await h.admin.listNotifications(orderId)).toEqual([]);
+    expect(await h.admin.listPaymentIntents(orderId)).toEqual([]);
+    expect(await h.admin.listMessages(orderId)).toEqual([]);
   });
 
   it('when stock is there, then placeOrder answers with the reserved lines and the harvest task, and a repeat gets the same answer', async () => {
@@ -147,10 +147,10 @@ describe('orderFulfillment: inventory and harvest failures', () => {
       'CustomerNotified',
       'OrderCancelled',
     ]);
-    expect(await h.admin.listCharges(orderId)).toEqual([]);
-    const messages = await h.admin.listNotifications(orderId);
+    expect(await h.admin.listPaymentIntents(orderId)).toEqual([]);
+    const messages = await h.admin.listMessages(orderId);
     expect(messages.map((m) => m.subject)).toEqual([expect.stringMatching(/cancelled/i)]);
-    expect(messages[0]?.body).toMatch(/did not report harvest task/i);
+    expect(messages[0]?.text).toMatch(/did not report harvest task/i);
   });
 
   it('when the yield is short and partial fulfilment is accepted, then the order COMPLETES charging only what was harvested', async () => {
@@ -208,11 +208,11 @@ describe('orderFulfillment: inventory and harvest failures', () => {
       { status: 'SUCCEEDED', amount_cents: charged },
     ]);
 
-    const charges = await h.admin.listCharges(orderId);
-    expect(charges).toEqual([expect.objectContaining({ amountCents: charged, status: 'succeeded' })]);
+    const charges = await h.admin.listPaymentIntents(orderId);
+    expect(charges).toEqual([expect.objectContaining({ amount: charged, status: 'succeeded' })]);
     expect(await h.admin.listRefunds(orderId)).toEqual([]);
-    const [message] = await h.admin.listNotifications(orderId);
-    expect(message?.body).toMatch(/Heirloom tomatoes: 3\/4/);
+    const [message] = await h.admin.listMessages(orderId);
+    expect(message?.text).toMatch(/Heirloom tomatoes: 3\/4/);
   });
 
   it('when the yield is short and partial fulfilment is refused, then PartialYieldRefused returns the harvest to stock and charges nothing', async () => {
@@ -261,9 +261,7 @@ describe('orderFulfillment: inventory and harvest failures', () => {
       'CustomerNotified',
       'OrderCancelled',
     ]);
-    expect(await h.admin.listCharges(orderId)).toEqual([]);
-    expect((await h.admin.listNotifications(orderId)).map((m) => m.subject)).toEqual([
-      expect.stringMatching(/cancelled/i),
-    ]);
+    expect(await h.admin.listPaymentIntents(orderId)).toEqual([]);
+    expect((await h.admin.listMessages(orderId)).map((m) => m.subject)).toEqual([expect.stringMatching(/cancelled/i)]);
   });
 });

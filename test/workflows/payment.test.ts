@@ -16,7 +16,7 @@ describe('orderFulfillment: payment failures', () => {
 
   it('when the card is declined, then PaymentDeclined unpacks, returns the produce and leaves no successful charge', async () => {
     const before = await stock(h);
-    const input = h.order({ paymentMethod: 'pm_card_declined' });
+    const input = h.order({ paymentMethod: 'pm_card_chargeDeclined' });
     const { orderId } = input;
 
     const { failure, activity, root, view } = await h.run(input, async (handle) => {
@@ -62,14 +62,16 @@ describe('orderFulfillment: payment failures', () => {
       'OrderCancelled',
     ]);
 
-    const charges = await h.admin.listCharges(orderId);
+    const charges = await h.admin.listPaymentIntents(orderId);
     expect(charges).toHaveLength(1);
-    expect(charges[0]).toMatchObject({ status: 'declined', idempotencyKey: idempotencyKeys.charge(orderId) });
+    expect(charges[0]).toMatchObject({
+      status: 'requires_payment_method',
+      declineCode: 'generic_decline',
+      idempotencyKey: idempotencyKeys.charge(orderId),
+    });
     expect(charges.filter((c) => c.status === 'succeeded')).toEqual([]);
     expect(await h.admin.listRefunds(orderId)).toEqual([]);
-    expect((await h.admin.listNotifications(orderId)).map((m) => m.subject)).toEqual([
-      expect.stringMatching(/cancelled/i),
-    ]);
+    expect((await h.admin.listMessages(orderId)).map((m) => m.subject)).toEqual([expect.stringMatching(/cancelled/i)]);
   });
 
   it('when the gateway charges but its answer is lost, then the retry replays the same charge and the order COMPLETES with exactly one charge', async () => {
@@ -120,11 +122,11 @@ describe('orderFulfillment: payment failures', () => {
       expect.stringMatching(new RegExp(`payments unavailable: POST .* timed out after ${PROVIDER_TIMEOUT_MS} ms`)),
     ]);
 
-    const charges = await h.admin.listCharges(orderId);
+    const charges = await h.admin.listPaymentIntents(orderId);
     expect(charges).toHaveLength(1);
     expect(charges[0]).toMatchObject({
       status: 'succeeded',
-      amountCents: 1550,
+      amount: 1550,
       idempotencyKey: idempotencyKeys.charge(orderId),
     });
     expect(await rowsOf(h, 'payments', orderId, 'status, amount_cents, provider_charge_id')).toEqual([

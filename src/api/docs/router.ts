@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { escapeHtml, HTML_SECURITY_HEADERS } from '../orders/receipt';
+import { escapeHtml, HTML_SECURITY_HEADERS } from '../../receipts/receipt';
 import { buildOpenApi, type OpenApiDocument } from './openapi';
 
 interface OperationView {

@@ -16,7 +16,7 @@ import { requireRole, type Principal } from '../auth';
 import { HttpProblem, problems } from '../problem';
 import { isRunClosed, problemFor, rethrowAsProblem } from '../refusals';
 import { validate } from '../validate';
-import { HTML_SECURITY_HEADERS, renderReceipt } from './receipt';
+import { HTML_SECURITY_HEADERS, loadReceipt, renderReceipt } from '../../receipts';
 import { encodeCursor, LIMITS, orderRoutes, type ListOrdersQuery } from './schemas';
 
 export interface OrdersDeps {
@@ -317,49 +317,17 @@ export function ordersRouter(deps: OrdersDeps): Router {
   router.get('/orders/:id/receipt', requireRole('customer', 'admin'), async (req, res) => {
     const { params } = validate(req, orderRoutes.getOrderReceipt);
     const found = await authorizeOrder(params.id, req.principal as Principal);
-    const order = found
-      ? await db.order.findUnique({
-          where: { id: params.id },
-          include: {
-            customer: true,
-            lines: { orderBy: { sku: 'asc' }, include: { product: true } },
-            refunds: { orderBy: { createdAt: 'asc' } },
-            shipments: { orderBy: { createdAt: 'asc' } },
-          },
-        })
-      : null;
-    if (!order || order.chargedCents === null) {
+    const loaded = found ? await loadReceipt(db, params.id) : undefined;
+    if (!loaded?.receipt) {
       throw problems.conflict(
         'not-charged-yet',
         `Order ${params.id} has not been charged yet; a receipt follows the charge`,
         {
-          orderStatus: order?.status ?? 'RUNNING',
+          orderStatus: loaded?.status ?? 'RUNNING',
         },
       );
     }
-    const shipment = order.shipments.find((s) => s.status !== 'VOIDED') ?? order.shipments.at(-1) ?? null;
-    const html = renderReceipt({
-      orderId: order.id,
-      status: order.status,
-      currency: order.currency,
-      createdAt: order.createdAt,
-      customer: { name: order.customer.name, email: order.customer.email },
-      shippingAddress:
-        order.shippingAddress && typeof order.shippingAddress === 'object' && !Array.isArray(order.shippingAddress)
-          ? order.shippingAddress
-          : {},
-      lines: order.lines.map((l) => ({
-        sku: l.sku,
-        name: l.product.name,
-        unit: l.product.unit,
-        quantity: l.quantity,
-        harvestedQuantity: l.harvestedQuantity,
-        unitPriceCents: l.unitPriceCents,
-      })),
-      chargedCents: order.chargedCents,
-      refunds: order.refunds.map((f) => ({ id: f.id, amountCents: f.amountCents, createdAt: f.createdAt })),
-      shipment,
-    });
+    const html = renderReceipt(loaded.receipt);
     res.status(200).set(HTML_SECURITY_HEADERS).type('text/html; charset=utf-8').send(html);
   });
 
