@@ -42,10 +42,15 @@ export const PRESETS = {
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   },
-  /** The hand-over runs in a non-cancellable scope and keeps trying: once it starts, the parcel is the carrier's. */
+  /**
+   * The hand-over runs in a non-cancellable scope and keeps trying: once it starts, the parcel is the carrier's. It
+   * counts as done at the carrier's acceptance scan, which with a real carrier can be hours after the pickup was
+   * booked, so it retries (every 10 minutes at most) for up to the parking time before giving up.
+   */
   pickup: {
     startToCloseTimeout: '30 seconds',
-    retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
+    scheduleToCloseTimeout: '3 days',
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 minutes' },
   },
   /** Notifications never fail an order; a few attempts, then the failure is recorded. */
   notify: {
