@@ -54,6 +54,10 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 ENV NODE_ENV=production
+# The worker's build in its Temporal worker deployment (README, "Shipping a change to the workflow"): pass a new one
+# for every build, e.g. `docker compose build --build-arg BUILD_ID=$(git rev-parse --short HEAD)`.
+ARG BUILD_ID=dev
+ENV TEMPORAL_WORKER_BUILD_ID=${BUILD_ID}
 # Code stays owned by root and read-only to the app user; only the data folder is writable.
 COPY package.json package-lock.json ./
 COPY --from=prod-deps /app/node_modules ./node_modules

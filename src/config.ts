@@ -62,6 +62,20 @@ export const configSchema = z.object({
   TEMPORAL_TEST_SERVER_PATH: optionalString,
   /** host:port where the worker serves the Temporal SDK's Prometheus metrics; unset: off (`npm start`: 127.0.0.1:9464). */
   WORKER_METRICS_ADDRESS: optionalString,
+  /**
+   * Worker Deployment Versioning: the deployment this worker belongs to and the build it runs (e.g. the image tag or
+   * git commit). Without a build ID the worker is unversioned (tests); `npm start` derives one from the source.
+   */
+  TEMPORAL_DEPLOYMENT_NAME: z.string().min(1).default('harvest-to-door'),
+  TEMPORAL_WORKER_BUILD_ID: optionalString,
+  /**
+   * On start, make this worker's build the deployment's current version (`npm start` and compose do). Leave it off
+   * for a rollout that ramps or checks first (`temporal worker deployment set-current-version`).
+   */
+  TEMPORAL_SET_CURRENT_VERSION: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   /** Prebuilt workflow bundle (`npm run build` writes dist/workflow-bundle.js); unset: bundle at start-up. */
   WORKFLOW_BUNDLE_PATH: optionalString,
 

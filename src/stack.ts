@@ -22,6 +22,7 @@ import { PROJECT_ROOT, resolveBinary } from './lib/binaries';
 import { devServerArgs } from './lib/dev-server';
 import { createLogger } from './lib/logger';
 import { waitForPort } from './lib/net';
+import { localBuildId, setCurrentVersion } from './lib/worker-deployment';
 import { connectClient } from './lib/temporal';
 import { providersWithoutCredentials } from './providers';
 import { SEARCH_ATTRIBUTES } from './workflows/search-attributes';
@@ -192,7 +193,20 @@ async function main(): Promise<void> {
       `[sandbox] simulating ${simulated.join(', ')} on ${env.SANDBOX_URL} (SMTP :${config.SANDBOX_SMTP_PORT})`,
     );
   }
+  // The worker is one build of the worker deployment: a hash of the source unless configured, made current before
+  // the API takes orders, so an edited workflow is a new build that waiting orders move to (AUTO_UPGRADE).
+  env.TEMPORAL_WORKER_BUILD_ID ??= localBuildId();
   runChild('worker', process.execPath, [...tsx, 'src/worker.ts'], env, logDir);
+  await setCurrentVersion(temporal.workflowService, {
+    namespace: config.TEMPORAL_NAMESPACE,
+    deploymentName: config.TEMPORAL_DEPLOYMENT_NAME,
+    buildId: env.TEMPORAL_WORKER_BUILD_ID,
+    identity: 'npm start',
+    timeoutMs: 120_000,
+  });
+  console.log(
+    `[worker] build ${env.TEMPORAL_WORKER_BUILD_ID} is the current version of ${config.TEMPORAL_DEPLOYMENT_NAME}`,
+  );
   runChild('api', process.execPath, [...tsx, 'src/api/server.ts'], env, logDir);
   await waitForPort(config.API_PORT, config.API_HOST, 60_000);
 

@@ -13,6 +13,7 @@ import { createLogger } from './lib/logger';
 import { connectWorker } from './lib/temporal';
 import { createTracing, workerTracingOptions } from './lib/tracing';
 import { workflowBundleFor } from './lib/workflow-bundle';
+import { setCurrentVersion, workerDeploymentOptions } from './lib/worker-deployment';
 import { createProviders } from './providers';
 
 export interface WorkerSetup {
@@ -22,6 +23,8 @@ export interface WorkerSetup {
   deps: ActivityDeps;
   /** A prebuilt bundle (production); without it the workflows are bundled at start-up. */
   workflowBundlePath?: string;
+  /** The worker deployment and build this worker belongs to; without it the worker is unversioned (tests). */
+  deployment?: { name: string; buildId: string };
   options?: Partial<WorkerOptions>;
 }
 
@@ -35,6 +38,9 @@ export function createWorker(setup: WorkerSetup): Promise<Worker> {
       ? { workflowBundle: { codePath: setup.workflowBundlePath } }
       : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities(setup.deps),
+    ...(setup.deployment
+      ? { workerDeploymentOptions: workerDeploymentOptions(setup.deployment.name, setup.deployment.buildId) }
+      : {}),
     // On SIGTERM, in-flight activities get this long to finish before they are cancelled and handed back.
     shutdownGraceTime: '10 seconds',
     ...setup.options,
@@ -82,9 +88,37 @@ async function main(): Promise<void> {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     deps: { db, providers },
     workflowBundlePath: config.WORKFLOW_BUNDLE_PATH && workflowBundleFor(config.WORKFLOW_BUNDLE_PATH, tracing.enabled),
+    deployment: config.TEMPORAL_WORKER_BUILD_ID
+      ? { name: config.TEMPORAL_DEPLOYMENT_NAME, buildId: config.TEMPORAL_WORKER_BUILD_ID }
+      : undefined,
     options: workerTracingOptions(tracing, config.WORKFLOW_BUNDLE_PATH !== undefined),
   });
-  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
+  const buildId = config.TEMPORAL_WORKER_BUILD_ID;
+  if (buildId && config.TEMPORAL_SET_CURRENT_VERSION) {
+    // Once this worker polls, its build exists in the deployment; making it current routes new orders to it and
+    // moves waiting ones (AUTO_UPGRADE). A rollout that ramps or checks first leaves this off and uses the CLI.
+    void setCurrentVersion(connection.workflowService, {
+      namespace: config.TEMPORAL_NAMESPACE,
+      deploymentName: config.TEMPORAL_DEPLOYMENT_NAME,
+      buildId,
+      identity: `worker ${process.pid}`,
+      timeoutMs: 60_000,
+    }).then(
+      () => log.info({ deployment: config.TEMPORAL_DEPLOYMENT_NAME, buildId }, 'this build is the current version'),
+      (error: unknown) => {
+        log.error({ err: error }, 'could not make this build the current version; stopping');
+        worker.shutdown();
+      },
+    );
+  }
+  log.info(
+    {
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      namespace: config.TEMPORAL_NAMESPACE,
+      deployment: buildId ? `${config.TEMPORAL_DEPLOYMENT_NAME}/${buildId}` : 'unversioned',
+    },
+    'worker started',
+  );
   // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: no new tasks are polled and
   // in-flight activities get the shutdown grace time to finish; run() resolves afterwards.
   await worker.run();

@@ -1,16 +1,10 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import {
-  bundleWorkflowCode,
-  DefaultLogger,
-  Runtime,
-  Worker,
-  type WorkflowBundleWithSourceMap,
-} from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { HISTORIES_DIR, SCENARIOS } from '../../scripts/record-histories';
 import { workflowBundle } from '../support/workflow-harness';
+import { bundleWithEdit } from '../support/workflow-variants';
 import { historyFromJSONValue } from './history-json';
 
 /**
@@ -49,36 +43,13 @@ function loadHistory(file: string) {
   return historyFromJSONValue(JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8')));
 }
 
-/**
- * The current workflow with one deliberate change, generated from src/workflows at test time so it never goes stale:
- * the reserveInventory step is gone.
- */
-async function bundleWithoutReserveInventory(): Promise<WorkflowBundleWithSourceMap> {
-  const root = path.resolve(__dirname, '../..');
-  const source = path.join(root, 'src', 'workflows');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'htd-changed-workflow-'));
-  for (const file of fs.readdirSync(source).filter((f) => f.endsWith('.ts'))) {
-    fs.copyFileSync(path.join(source, file), path.join(dir, file));
-  }
-  const file = path.join(dir, 'order-fulfillment.ts');
-  const code = fs.readFileSync(file, 'utf8');
-  const step = /const reserved = await database\.reserveInventory\.executeWithOptions\([\s\S]*?\n {4}\]\);\n/;
-  expect(code).toMatch(step);
+/** The reserveInventory step as it reads in src/workflows/order-fulfillment.ts. */
+const RESERVE_STEP = /const reserved = await database\.reserveInventory\.executeWithOptions\([\s\S]*?\n {4}\]\);\n/;
+
+/** The current workflow with one deliberate change: the reserveInventory step is gone. */
+function bundleWithoutReserveInventory(): Promise<WorkflowBundleWithSourceMap> {
   // The harvest window is then computed from no lines; everything else is the real workflow.
-  fs.writeFileSync(file, code.replace(step, 'const reserved: ReservedLine[] = [];\n'));
-  try {
-    return await bundleWorkflowCode({
-      workflowsPath: path.join(dir, 'index.ts'),
-      logger: new DefaultLogger('WARN'),
-      // The copy lives outside the project: resolve the SDK from the project's node_modules.
-      webpackConfigHook: (config) => ({
-        ...config,
-        resolve: { ...config.resolve, modules: [path.join(root, 'node_modules'), 'node_modules'] },
-      }),
-    });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  return bundleWithEdit((code) => code.replace(RESERVE_STEP, 'const reserved: ReservedLine[] = [];\n'));
 }
 
 describe('workflow replay against recorded histories', () => {
