@@ -7,7 +7,7 @@ import {
   type WorkerOptions,
 } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
-import { loadConfig } from './config';
+import { loadConfig, type Config } from './config';
 import { createDb } from './db/client';
 import { createLogger } from './lib/logger';
 import { connectWorker } from './lib/temporal';
@@ -63,8 +63,11 @@ function installSdkRuntime(log: ReturnType<typeof createLogger>, metricsAddress:
   });
 }
 
-async function main(): Promise<void> {
-  const config = loadConfig();
+/**
+ * Run the order worker of a configuration until SIGINT/SIGTERM: `npm run worker`, `npm start`, the benchmark and the
+ * chaos suite all run this. `WORKER_OPTIONS_JSON` (tuning experiments) is merged over the worker's own options.
+ */
+export async function runWorker(config: Config = loadConfig()): Promise<void> {
   const log = createLogger('worker', config.LOG_LEVEL);
   installSdkRuntime(log, config.WORKER_METRICS_ADDRESS);
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required for the worker (npm start sets it for you)');
@@ -72,6 +75,7 @@ async function main(): Promise<void> {
   const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   const connection = await connectWorker(config);
   const tracing = createTracing('harvest-worker', config);
+  const overrides = (config.WORKER_OPTIONS_JSON ?? {}) as Partial<WorkerOptions>;
   const worker = await createWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -81,9 +85,12 @@ async function main(): Promise<void> {
       providers: createHttpProviders({ baseUrl: config.SANDBOX_URL, timeoutMs: config.PROVIDER_TIMEOUT_MS }),
     },
     workflowBundlePath: config.WORKFLOW_BUNDLE_PATH && workflowBundleFor(config.WORKFLOW_BUNDLE_PATH, tracing.enabled),
-    options: workerTracingOptions(tracing, config.WORKFLOW_BUNDLE_PATH !== undefined),
+    options: { ...workerTracingOptions(tracing, config.WORKFLOW_BUNDLE_PATH !== undefined), ...overrides },
   });
-  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
+  log.info(
+    { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE, overrides },
+    'worker started',
+  );
   // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: no new tasks are polled and
   // in-flight activities get the shutdown grace time to finish; run() resolves afterwards.
   await worker.run();
@@ -94,7 +101,7 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((error) => {
+  runWorker().catch((error) => {
     console.error(error);
     process.exit(1);
   });
