@@ -104,6 +104,8 @@ export interface EmbeddedStack {
   workers: ManagedProcess[];
   api: ManagedProcess;
   logDir: string;
+  /** The prebuilt workflow bundle the workers load (with `prebuiltBundle`). */
+  workflowBundlePath?: string;
   versions: { temporal?: string; postgres?: string };
   /** Stop everything, newest first (same promise on every call). */
   stop: () => Promise<void>;
@@ -297,6 +299,7 @@ async function boot(
     workers,
     api,
     logDir,
+    workflowBundlePath: options.prebuiltBundle ? bundlePath : undefined,
     versions: { temporal: temporal?.version, postgres: postgres?.version },
     stop: () => supervisor.stop(),
   };
