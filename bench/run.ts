@@ -62,6 +62,8 @@ async function main(): Promise<void> {
       .replace(/:/g, '-'),
   };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'htd-bench-'));
+  // mkdtemp makes it 0700; as root, PostgreSQL runs as its own user, who keeps its cluster inside when it can enter.
+  fs.chmodSync(dir, 0o755);
   const profileDir = options.profile ? path.join(dir, 'profiles') : undefined;
   const partialBase = `${run.timestamp}${options.tag ? `-${options.tag}` : ''}-partial`;
   // Set once the stack is up: a failure before that has nothing to checkpoint.
