@@ -6,7 +6,7 @@
  *
  * Env: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, BENCH_TASK_QUEUE, BENCH_STUB_TASK_QUEUE,
  * BENCH_WORKFLOW_BUNDLE and WORKFLOW_BUNDLE_PATH (prebuilt bundles; unset: bundle at start-up),
- * BENCH_WORKER_OPTIONS (JSON, merged into both workers' options).
+ * WORKER_OPTIONS_JSON (as for the order worker: merged into both workers' options).
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
@@ -21,7 +21,8 @@ async function main(): Promise<void> {
     throw new Error('TEMPORAL_ADDRESS, BENCH_TASK_QUEUE and BENCH_STUB_TASK_QUEUE are required');
   }
   const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
-  const overrides = JSON.parse(process.env.BENCH_WORKER_OPTIONS ?? '{}') as Partial<WorkerOptions>;
+  const config = loadConfig();
+  const overrides = (config.WORKER_OPTIONS_JSON ?? {}) as Partial<WorkerOptions>;
   const benchBundle = process.env.BENCH_WORKFLOW_BUNDLE;
   const orderBundle = process.env.WORKFLOW_BUNDLE_PATH;
   const connection = await NativeConnection.connect({ address });
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
     ...overrides,
   });
   // The order workflow exactly as the order worker runs it (same bundle, same tracing sink), minus the activities' work.
-  const tracing = createTracing('bench-stub-worker', loadConfig());
+  const tracing = createTracing('bench-stub-worker', config);
   const stubs = await Worker.create({
     connection,
     namespace,

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { BenchResults } from './run';
+import type { BenchResults } from './lib/results';
 import { writeResults } from './lib/report';
 
 const args = process.argv.slice(2);

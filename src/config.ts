@@ -76,6 +76,27 @@ export const configSchema = z.object({
     .enum(['true', 'false'])
     .default('false')
     .transform((v) => v === 'true'),
+  /**
+   * Tuning knob: JSON object of Temporal WorkerOptions merged over the worker's own (e.g.
+   * `{"maxCachedWorkflows":2000,"maxConcurrentActivityTaskExecutions":200}`); unset: the SDK's defaults.
+   */
+  WORKER_OPTIONS_JSON: optionalString.pipe(
+    z
+      .string()
+      .optional()
+      .transform((text, ctx) => {
+        if (text === undefined) return undefined;
+        try {
+          const parsed: unknown = JSON.parse(text);
+          if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+            return parsed as Record<string, unknown>;
+        } catch {
+          // reported below
+        }
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object of WorkerOptions' });
+        return z.NEVER;
+      }),
+  ),
   /** Prebuilt workflow bundle (`npm run build` writes dist/workflow-bundle.js); unset: bundle at start-up. */
   WORKFLOW_BUNDLE_PATH: optionalString,
 

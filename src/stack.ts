@@ -7,231 +7,43 @@
  *   worker, HTTP API, and a simulated harvest crew (demo)
  *
  * Everything durable lives in the data folder, so stopping mid-order (Ctrl-C, or a kill) and
- * starting again resumes each order from its last completed step.
+ * starting again resumes each order from its last completed step. The processes run under the
+ * supervisor of src/stack/; when one of them dies, everything stops.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from './config';
-import { startCrewSimulator } from './crew/simulator';
-import { createDb } from './db/client';
-import { migrate } from './db/migrate';
-import { ensureDatabase, startPostgres } from './db/postgres-server';
-import { seed } from './db/seed';
-import { PROJECT_ROOT, resolveBinary } from './lib/binaries';
-import { devServerArgs } from './lib/dev-server';
-import { createLogger } from './lib/logger';
-import { waitForPort } from './lib/net';
-import { localBuildId, setCurrentVersion } from './lib/worker-deployment';
-import { connectClient } from './lib/temporal';
-import { providersWithoutCredentials } from './providers';
-import { SEARCH_ATTRIBUTES } from './workflows/search-attributes';
+import { loadConfig, type Config } from './config';
+import { startEmbeddedStack, type EmbeddedStack } from './stack/embedded';
+import { terminalRelay } from './stack/supervisor';
 
-const log = createLogger('stack', process.env.LOG_LEVEL ?? 'info');
+let stack: EmbeddedStack | undefined;
+let starting: Promise<EmbeddedStack> | undefined;
+const startUp = new AbortController();
+let exiting = false;
 
-interface Managed {
-  name: string;
-  stop: () => Promise<void>;
-}
-const running: Managed[] = [];
-
-/** Run a child process whose JSON log lines go to the data folder and, condensed, to the terminal. */
-function runChild(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, logDir: string): ChildProcess {
-  const out = fs.createWriteStream(path.join(logDir, `${name}.log`), { flags: 'a' });
-  const child = spawn(command, args, { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const relay = (chunk: Buffer) => {
-    out.write(chunk);
-    for (const line of chunk.toString('utf8').split('\n')) {
-      if (!line.trim()) continue;
-      try {
-        const entry = JSON.parse(line) as { level?: number | string; msg?: string };
-        // pino levels are numbers (30 = info); the Temporal server's are words, and only its errors matter here.
-        const shown =
-          typeof entry.level === 'number' ? entry.level >= 30 : entry.level === 'error' || entry.level === 'fatal';
-        if (shown && entry.msg && !shuttingDown) console.log(`[${name}] ${entry.msg}`);
-      } catch {
-        if (name !== 'temporal') console.log(`[${name}] ${line}`);
-      }
-    }
-  };
-  child.stdout?.on('data', relay);
-  child.stderr?.on('data', relay);
-  child.once('exit', (code, signal) => {
-    out.end();
-    if (!shuttingDown) {
-      console.error(
-        `[${name}] exited (code ${code}, signal ${signal}); stopping the stack. See ${path.join(logDir, `${name}.log`)}`,
-      );
-      void shutdown(1);
-    }
-  });
-  running.push({
-    name,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-        child.once('exit', () => (clearTimeout(timer), resolve()));
-        child.kill('SIGTERM');
-      }),
-  });
-  return child;
-}
-
-let shuttingDown = false;
+/** Stop what runs (also when start-up is still under way) and exit. */
 async function shutdown(code: number): Promise<never> {
-  if (!shuttingDown) {
-    shuttingDown = true;
+  if (!exiting) {
+    exiting = true;
     console.log('\nStopping: API, worker, sandbox, Temporal, PostgreSQL ...');
-    for (const item of [...running].reverse()) {
-      try {
-        await item.stop();
-      } catch (error) {
-        console.error(`failed to stop ${item.name}:`, error);
-      }
-    }
+    startUp.abort();
+    await starting?.catch(() => undefined);
+    await stack?.stop();
     console.log('Stopped. State is kept in the data folder; `npm start` resumes where it left off.');
   }
   process.exit(code);
 }
 
-async function main(): Promise<void> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  env.CREW_SIMULATOR_DELAY_MS ??= '5000';
-  env.WORKER_METRICS_ADDRESS ??= '127.0.0.1:9464';
-  const config = loadConfig(env);
-  const dataDir = config.HTD_DATA_DIR;
-  const logDir = path.join(dataDir, 'logs');
-  fs.mkdirSync(logDir, { recursive: true });
-  process.once('SIGINT', () => void shutdown(0));
-  process.once('SIGTERM', () => void shutdown(0));
-
-  // 1. PostgreSQL.
-  if (!config.DATABASE_URL) {
-    const pg = await startPostgres({
-      dataDir: path.join(dataDir, 'postgres'),
-      port: config.EMBEDDED_POSTGRES_PORT,
-      onLog: (() => {
-        const out = fs.createWriteStream(path.join(logDir, 'postgres.log'), { flags: 'a' });
-        return (line: string) => out.write(`${line}\n`);
-      })(),
-    });
-    running.push({ name: 'postgres', stop: pg.stop });
-    await ensureDatabase(pg.url(), 'harvest');
-    await ensureDatabase(pg.url(), 'sandbox');
-    env.DATABASE_URL = pg.url('harvest');
-    env.SANDBOX_DATABASE_URL ??= pg.url('sandbox');
-    console.log(`[postgres] embedded PostgreSQL on 127.0.0.1:${pg.port} (data: ${path.join(dataDir, 'postgres')})`);
-  } else {
-    env.SANDBOX_DATABASE_URL ??= config.DATABASE_URL;
-  }
-  const databaseUrl = env.DATABASE_URL as string;
-  const applied = await migrate(databaseUrl);
-  if (applied.length > 0) console.log(`[postgres] applied migrations: ${applied.join(', ')}`);
-  const db = createDb(databaseUrl, 4);
-  await seed(db);
-
-  // 2. Temporal.
-  let uiUrl = 'your Temporal Web UI';
-  if (!config.TEMPORAL_ADDRESS) {
-    const args = devServerArgs({
-      port: config.TEMPORAL_DEV_PORT,
-      uiPort: config.TEMPORAL_UI_PORT,
-      dbFilename: path.join(dataDir, 'temporal.db'),
-      namespace: config.TEMPORAL_NAMESPACE,
-      logLevel: 'warn',
-    });
-    const binary = resolveBinary('temporal', env);
-    if (binary.kind === 'path') {
-      runChild('temporal', binary.path, args, env, logDir);
-    } else {
-      // No CLI on this machine: let the SDK download it (needs internet access).
-      console.log(`[temporal] CLI not found (${binary.tried.join('; ')}); downloading it through the Temporal SDK`);
-      const { TestWorkflowEnvironment } = await import('@temporalio/testing');
-      const local = await TestWorkflowEnvironment.createLocal({
-        server: {
-          executable: { type: 'cached-download' },
-          ip: '127.0.0.1',
-          port: config.TEMPORAL_DEV_PORT,
-          ui: true,
-          uiPort: config.TEMPORAL_UI_PORT,
-          dbFilename: path.join(dataDir, 'temporal.db'),
-          namespace: config.TEMPORAL_NAMESPACE,
-          searchAttributes: Object.entries(SEARCH_ATTRIBUTES).map(([name]) => ({ name, type: 'KEYWORD' as const })),
-        },
-      });
-      running.push({ name: 'temporal', stop: () => local.teardown() });
-    }
-    await waitForPort(config.TEMPORAL_DEV_PORT, '127.0.0.1', 60_000);
-    env.TEMPORAL_ADDRESS = `127.0.0.1:${config.TEMPORAL_DEV_PORT}`;
-    uiUrl = `http://127.0.0.1:${config.TEMPORAL_UI_PORT}`;
-    console.log(
-      `[temporal] dev server on ${env.TEMPORAL_ADDRESS}, Web UI ${uiUrl} (history: ${path.join(dataDir, 'temporal.db')})`,
-    );
-  }
-  const temporal = await connectClient(loadConfig(env));
-  // The frontend accepts connections slightly before the namespace is ready.
-  for (let i = 0; ; i++) {
-    try {
-      await temporal.workflowService.describeNamespace({ namespace: config.TEMPORAL_NAMESPACE });
-      break;
-    } catch (error) {
-      if (i > 100) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-
-  // 3. Provider sandbox, worker, API: separate processes, as in production.
-  const tsx = ['--import', 'tsx'];
-  const simulated = providersWithoutCredentials(config);
-  if (!config.SANDBOX_URL && simulated.length > 0) {
-    runChild('sandbox', process.execPath, [...tsx, 'src/sandbox/server.ts'], env, logDir);
-    await waitForPort(config.SANDBOX_PORT, config.SANDBOX_HOST);
-    await waitForPort(config.SANDBOX_SMTP_PORT, config.SANDBOX_HOST);
-    env.SANDBOX_URL = `http://${config.SANDBOX_HOST}:${config.SANDBOX_PORT}`;
-    console.log(
-      `[sandbox] simulating ${simulated.join(', ')} on ${env.SANDBOX_URL} (SMTP :${config.SANDBOX_SMTP_PORT})`,
-    );
-  }
-  // The worker is one build of the worker deployment: a hash of the source unless configured, made current before
-  // the API takes orders, so an edited workflow is a new build that waiting orders move to (AUTO_UPGRADE).
-  env.TEMPORAL_WORKER_BUILD_ID ??= localBuildId();
-  runChild('worker', process.execPath, [...tsx, 'src/worker.ts'], env, logDir);
-  await setCurrentVersion(temporal.workflowService, {
-    namespace: config.TEMPORAL_NAMESPACE,
-    deploymentName: config.TEMPORAL_DEPLOYMENT_NAME,
-    buildId: env.TEMPORAL_WORKER_BUILD_ID,
-    identity: 'npm start',
-    timeoutMs: 120_000,
-  });
-  console.log(
-    `[worker] build ${env.TEMPORAL_WORKER_BUILD_ID} is the current version of ${config.TEMPORAL_DEPLOYMENT_NAME}`,
-  );
-  runChild('api', process.execPath, [...tsx, 'src/api/server.ts'], env, logDir);
-  await waitForPort(config.API_PORT, config.API_HOST, 60_000);
-
-  // 4. The simulated crew (demo only).
+function banner(running: EmbeddedStack, config: Config): string {
+  const api = config.PUBLIC_BASE_URL ?? running.apiUrl;
   const crewDelay = config.CREW_SIMULATOR_DELAY_MS;
-  if (crewDelay > 0) {
-    const crew = startCrewSimulator({ db, temporal, delayMs: crewDelay, log });
-    running.push({ name: 'crew', stop: async () => crew.stop() });
-  }
-  running.push({
-    name: 'clients',
-    stop: async () => {
-      await temporal.connection.close();
-      await db.$disconnect();
-    },
-  });
-
-  const api = config.PUBLIC_BASE_URL ?? `http://${config.API_HOST}:${config.API_PORT}`;
-  console.log(`
+  const logDir = running.logDir;
+  return `
 harvest-to-door is running.
 
   API        ${api}
-  Web UI     ${uiUrl}
-  Data       ${dataDir}  (logs in ${logDir})
-  E-mail     ${config.SMTP_URL ? 'sent through SMTP_URL' : `${env.SANDBOX_URL}/_mail/messages (what customers receive)`}
+  Web UI     ${running.uiUrl ?? 'your Temporal Web UI'}
+  Data       ${config.HTD_DATA_DIR}  (logs in ${logDir})
+  E-mail     ${config.SMTP_URL ? 'sent through SMTP_URL' : `${running.sandboxUrl}/_mail/messages (what customers receive)`}
   Crew       ${crewDelay > 0 ? `simulated: completes harvests ${crewDelay / 1000}s after they are scheduled` : 'none: report harvests with POST /harvest-tasks/:id/complete'}
 
 Submit an order:
@@ -243,11 +55,60 @@ Submit an order:
 
 Then follow it: curl -s ${api}/orders/<orderId> -H 'Authorization: Bearer demo-customer-key'
 Press Ctrl-C to stop everything.
-`);
+`;
+}
+
+async function main(): Promise<void> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  env.CREW_SIMULATOR_DELAY_MS ??= '5000';
+  env.WORKER_METRICS_ADDRESS ??= '127.0.0.1:9464';
+  const config = loadConfig(env);
+  process.once('SIGINT', () => void shutdown(0));
+  process.once('SIGTERM', () => void shutdown(0));
+
+  starting = startEmbeddedStack({
+    dataDir: config.HTD_DATA_DIR,
+    ports: {
+      postgres: config.EMBEDDED_POSTGRES_PORT,
+      temporal: config.TEMPORAL_DEV_PORT,
+      temporalUi: config.TEMPORAL_UI_PORT,
+      sandbox: config.SANDBOX_PORT,
+      smtp: config.SANDBOX_SMTP_PORT,
+      api: config.API_PORT,
+    },
+    external: {
+      databaseUrl: config.DATABASE_URL,
+      sandboxDatabaseUrl: config.SANDBOX_DATABASE_URL,
+      temporalAddress: config.TEMPORAL_ADDRESS,
+      sandboxUrl: config.SANDBOX_URL,
+    },
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    env: {
+      CREW_SIMULATOR_DELAY_MS: env.CREW_SIMULATOR_DELAY_MS,
+      WORKER_METRICS_ADDRESS: env.WORKER_METRICS_ADDRESS,
+    },
+    crewDelayMs: config.CREW_SIMULATOR_DELAY_MS,
+    onUnexpectedExit: 'stop',
+    onExit: (exit) => {
+      console.error(
+        `[${exit.name}] exited (${exit.detail.split(';')[0]}); stopping the stack. See ${path.join(config.HTD_DATA_DIR, 'logs', `${exit.name}.log`)}`,
+      );
+      void shutdown(1);
+    },
+    relay: terminalRelay(),
+    say: (message) => console.log(message),
+    signal: startUp.signal,
+  });
+  stack = await starting;
+  // A stop that began while the last piece came up (Ctrl-C, a process that died) wins over the banner.
+  if (exiting || stack.supervisor.stopping) return;
+  console.log(banner(stack, config));
 }
 
 if (require.main === module) {
-  main().catch(async (error) => {
+  main().catch(async (error: unknown) => {
+    if (exiting) return;
     console.error(error instanceof Error ? error.message : error);
     await shutdown(1);
   });

@@ -7,7 +7,7 @@ import {
   type WorkerOptions,
 } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
-import { loadConfig } from './config';
+import { loadConfig, type Config } from './config';
 import { createDb } from './db/client';
 import { createLogger } from './lib/logger';
 import { connectWorker } from './lib/temporal';
@@ -69,8 +69,11 @@ function installSdkRuntime(log: ReturnType<typeof createLogger>, metricsAddress:
   });
 }
 
-async function main(): Promise<void> {
-  const config = loadConfig();
+/**
+ * Run the order worker of a configuration until SIGINT/SIGTERM: `npm run worker`, `npm start`, the benchmark and the
+ * chaos suite all run this. `WORKER_OPTIONS_JSON` (tuning experiments) is merged over the worker's own options.
+ */
+export async function runWorker(config: Config = loadConfig()): Promise<void> {
   const log = createLogger('worker', config.LOG_LEVEL);
   installSdkRuntime(log, config.WORKER_METRICS_ADDRESS);
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required for the worker (npm start sets it for you)');
@@ -82,6 +85,7 @@ async function main(): Promise<void> {
   const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   const connection = await connectWorker(config);
   const tracing = createTracing('harvest-worker', config);
+  const overrides = (config.WORKER_OPTIONS_JSON ?? {}) as Partial<WorkerOptions>;
   const worker = await createWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -91,7 +95,7 @@ async function main(): Promise<void> {
     deployment: config.TEMPORAL_WORKER_BUILD_ID
       ? { name: config.TEMPORAL_DEPLOYMENT_NAME, buildId: config.TEMPORAL_WORKER_BUILD_ID }
       : undefined,
-    options: workerTracingOptions(tracing, config.WORKFLOW_BUNDLE_PATH !== undefined),
+    options: { ...workerTracingOptions(tracing, config.WORKFLOW_BUNDLE_PATH !== undefined), ...overrides },
   });
   const buildId = config.TEMPORAL_WORKER_BUILD_ID;
   if (buildId && config.TEMPORAL_SET_CURRENT_VERSION) {
@@ -116,6 +120,7 @@ async function main(): Promise<void> {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       namespace: config.TEMPORAL_NAMESPACE,
       deployment: buildId ? `${config.TEMPORAL_DEPLOYMENT_NAME}/${buildId}` : 'unversioned',
+      overrides,
     },
     'worker started',
   );
@@ -130,7 +135,7 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((error) => {
+  runWorker().catch((error) => {
     console.error(error);
     process.exit(1);
   });

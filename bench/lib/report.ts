@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/lib/binaries';
-import type { BenchResults, PhaseResult } from '../run';
+import type { BenchResults, PhaseResult } from './results';
 import type { LatencySummary } from './stats';
 
 const SYSTEM_LABELS: Record<string, string> = {

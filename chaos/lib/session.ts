@@ -108,6 +108,8 @@ export async function runSession(
 ): Promise<SessionResult> {
   const session = new Session(seed, profile, options.say);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `htd-chaos-${seed}-`));
+  // mkdtemp makes it 0700; as root, PostgreSQL runs as its own user, who keeps its cluster inside when it can enter.
+  fs.chmodSync(dir, 0o755);
   const stack = new ChaosStack({
     dir,
     workers: profile.workers,

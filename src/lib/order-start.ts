@@ -5,6 +5,7 @@ import {
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
+  type WorkflowHandle,
   type WorkflowStartOptions,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -76,4 +77,22 @@ export async function placeOrder(
     }
     throw error;
   }
+}
+
+/**
+ * Place an order the way the API does and return its handle once it is accepted: the one call client-side code
+ * (the benchmark, scripts) uses, so a change in how orders start reaches them all.
+ */
+export async function startOrder(
+  client: Client,
+  input: OrderInput,
+  taskQueue: string,
+  timeoutMs = 60_000,
+): Promise<WorkflowHandle<typeof orderFulfillment>> {
+  const answer = await placeOrder(client, input, { taskQueue, timeoutMs });
+  if (answer.kind !== 'accepted') {
+    const why = answer.kind === 'refused' ? `${answer.failure.type}: ${answer.failure.message}` : answer.kind;
+    throw new Error(`Order ${input.orderId} was not accepted (${why})`);
+  }
+  return client.workflow.getHandle<typeof orderFulfillment>(orderWorkflowId(input.orderId));
 }

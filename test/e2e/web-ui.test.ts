@@ -2,16 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { freePort } from '../../src/lib/net';
+import { launchBrowser } from '../support/browser';
 
 /**
- * The embedded stack exactly as `npm start` runs it, seen through a real browser: Debian's Chromium
- * opens the Temporal Web UI for one order and finds the run, its search attributes and its status
+ * The embedded stack exactly as `npm start` runs it, seen through a real browser: a real Chromium
+ * (test/support/browser.ts: CHROMIUM_PATH, the system's, or the one the npm dev dependency ships) opens the Temporal Web UI for one order and finds the run, its search attributes and its status
  * query. Also checks the API's /metrics after the order completed.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
 describe('embedded stack in a real browser', () => {
   let stack: ChildProcess | undefined;
   let browser: Browser | undefined;
@@ -65,25 +64,7 @@ describe('embedded stack in a real browser', () => {
       stack?.once('exit', (code) => reject(new Error(`stack exited (${code}):\n${output}`)));
     });
     await ready;
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(
-        `This test drives a real Chromium and found none at ${CHROMIUM}: install Debian's (apt-get install chromium, ` +
-          'as .ci/run does) or set CHROMIUM_PATH to a Chromium or Chrome binary.',
-      );
-    }
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchBrowser();
   }, 180_000);
 
   afterAll(async () => {
