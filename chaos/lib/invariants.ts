@@ -173,10 +173,49 @@ export async function checkInvariants(
   }
 
   // --- per order --------------------------------------------------------------------------------------------
+  const trackedBy = new Map(accepted.map((o) => [o.orderId!, o]));
   for (const order of orders) {
     const id = order.id;
     const terminal = (TERMINAL_STATUSES as readonly string[]).includes(order.status);
     check('every order reaches a terminal state', terminal, () => `status ${order.status} at ${order.step}`, id);
+
+    // The API's answers are the workflow's decisions: what it said is what happened.
+    const tracked = trackedBy.get(id);
+    if (tracked?.outOfStock) {
+      check(
+        'an order answered out-of-stock ends CANCELLED with nothing reserved, charged, shipped or e-mailed',
+        order.status === 'CANCELLED' &&
+          (reservationsBy.get(id) ?? []).length === 0 &&
+          (chargesBy.get(id) ?? []).length === 0 &&
+          (labelsBy.get(id) ?? []).length === 0 &&
+          (notificationsBy.get(id) ?? []).length === 0,
+        () => `status ${order.status}, reservations ${JSON.stringify(reservationsBy.get(id) ?? [])}`,
+        id,
+      );
+    } else if (tracked) {
+      check(
+        'an order answered 202 had its stock reserved',
+        (reservationsBy.get(id) ?? []).length > 0,
+        () => `no reservation rows; status ${order.status}, reason ${order.outcome_reason ?? ''}`,
+        id,
+      );
+    }
+    const cancel = tracked?.cancel;
+    if (cancel?.answered === 202) {
+      check(
+        'a cancel answered 202 ends the order CANCELLED (or FAILED when a compensation gave up)',
+        order.status === 'CANCELLED' || order.status === 'FAILED',
+        () => `cancel accepted (${cancel.mode}), order ${order.status}`,
+        id,
+      );
+    } else if (cancel?.refusal === '/problems/too-late-to-cancel') {
+      check(
+        'a cancel answered too-late-to-cancel ends the order COMPLETED',
+        order.status === 'COMPLETED',
+        () => `cancel refused (${cancel.mode}), order ${order.status}`,
+        id,
+      );
+    }
 
     // Money: the gateway's records are the truth.
     const succeeded = chargesBy.get(id) ?? [];

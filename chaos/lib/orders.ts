@@ -31,6 +31,10 @@ export interface CancelPlan {
   delayMs: number;
   done: boolean;
   outcome?: string;
+  /** The API's answer to the cancel (202 or 409), when it went through the API. */
+  answered?: number;
+  /** The problem type of a refused cancel, e.g. /problems/too-late-to-cancel. */
+  refusal?: string;
 }
 
 export interface TrackedOrder {
@@ -41,6 +45,8 @@ export interface TrackedOrder {
   duplicates: number;
   orderId?: string;
   acceptedAt?: number;
+  /** Set when `POST /orders` answered 409 out-of-stock: the workflow refused the order on the spot. */
+  outOfStock?: boolean;
   submitAttempts: number;
   cancel?: CancelPlan;
   resets: number;

@@ -281,7 +281,7 @@ class Session {
     const ids = new Set(answers.map((a) => a.orderId));
     if (answers.some((a) => a.orderId === undefined)) {
       this.violations.push({
-        invariant: 'a valid order is accepted',
+        invariant: "a valid order gets the workflow's answer (reserved, or out of stock)",
         detail: `key ${order.key}: ${answers.map((a) => `${a.status} ${a.detail ?? ''}`).join('; ')}`,
       });
     }
@@ -291,11 +291,19 @@ class Session {
         detail: `key ${order.key} answered with several orders: ${[...ids].join(', ')}`,
       });
     }
-    const orderId = answers.find((a) => a.orderId)?.orderId;
-    if (orderId) {
-      order.orderId = orderId;
+    if (new Set(answers.map((a) => a.status)).size > 1) {
+      this.violations.push({
+        invariant: 'one Idempotency-Key, one answer',
+        detail: `key ${order.key}: ${answers.map((a) => a.status).join(', ')}`,
+      });
+    }
+    const answer = answers.find((a) => a.orderId);
+    if (answer?.orderId) {
+      order.orderId = answer.orderId;
+      order.outOfStock = answer.status === 409;
       order.acceptedAt = Date.now();
-      this.byOrderId.set(orderId, order);
+      this.byOrderId.set(answer.orderId, order);
+      if (order.outOfStock) this.count(this.operations, 'orders refused on the spot (409 out-of-stock)');
     }
   }
 
@@ -316,6 +324,11 @@ class Session {
       if (r.status === 202) {
         const json = r.json as { orderId: string };
         return { status: 202, orderId: json.orderId, replayed: r.headers?.get('idempotent-replayed') === 'true' };
+      }
+      // The workflow's own answer that there is not enough stock: final, and the order is recorded (CANCELLED).
+      const problem = r.json as { type?: string; orderId?: string } | undefined;
+      if (r.status === 409 && problem?.type === '/problems/out-of-stock' && problem.orderId) {
+        return { status: 409, orderId: problem.orderId };
       }
       if (!transient(r.status) || Date.now() > deadline) {
         return { status: r.status, detail: r.error ?? JSON.stringify(r.json)?.slice(0, 300) };
@@ -369,7 +382,7 @@ class Session {
   private async cancelLoop(): Promise<void> {
     while (this.running) {
       await sleep(400);
-      const pending = this.orders.filter((o) => o.orderId && o.cancel && !o.cancel.done);
+      const pending = this.orders.filter((o) => o.orderId && !o.outOfStock && o.cancel && !o.cancel.done);
       if (pending.length === 0) continue;
       let rows: { id: string; status: string; step: string; task: string | null; shipments: string | null }[];
       try {
@@ -455,7 +468,9 @@ class Session {
         body: { reason: `chaos: ${plan.mode} at ${step}` },
       });
       if (r.status === 202 || r.status === 409) {
-        plan.outcome = r.status === 202 ? 'accepted' : `refused (${(r.json as { type?: string })?.type ?? ''})`;
+        plan.answered = r.status;
+        plan.refusal = r.status === 409 ? (r.json as { type?: string })?.type : undefined;
+        plan.outcome = r.status === 202 ? 'accepted' : `refused (${plan.refusal ?? ''})`;
         this.count(this.operations, `cancels: ${plan.mode} -> ${r.status}`);
         if (plan.mode === 'after-finish' && finished && r.status === 202) {
           this.violations.push({

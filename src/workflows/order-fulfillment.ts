@@ -127,6 +127,11 @@ class OrderRun {
       [{ order: this.input, progress: this.order.progress() }],
     );
     this.order.orderRecorded(status);
+    // A reset run of an order that was undone: its compensations run again (each idempotent: they find nothing more
+    // to undo, or finish what a failed one left), and it ends as it ended. It does not reserve or wait again.
+    if (status === 'CANCELLED' || status === 'FAILED') {
+      throw businessFailure('OrderClosed', `Order ${this.orderId} is already ${status}; its effects are not repeated`);
+    }
   }
 
   private async reserve(): Promise<ReservedLine[]> {

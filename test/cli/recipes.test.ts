@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { WorkflowFailedError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Worker } from '@temporalio/worker';
@@ -10,6 +11,7 @@ import { createWorker } from '../../src/worker';
 import { placeOrder } from '../../src/lib/order-start';
 import {
   harvestCompletedSignal,
+  cancelOrderUpdate,
   harvestTaskId,
   reportHarvestUpdate,
   orderWorkflowId,
@@ -326,5 +328,43 @@ describe('README CLI recipes', () => {
     expect(second).toEqual(first);
     expect(await admin.listPaymentIntents(input.orderId)).toHaveLength(1);
     expect(await admin.listShipments('primary', input.orderId)).toHaveLength(1);
+  });
+
+  it('when a cancelled order is reset, then the re-run ends CANCELLED again at once: it neither reserves nor waits again, and nothing is repeated', async () => {
+    const input = order();
+    expect((await placeOrder(server.client, input, { taskQueue, timeoutMs: 30_000 })).kind).toBe('accepted');
+    const handle = server.client.workflow.getHandle(orderWorkflowId(input.orderId));
+    await handle.executeUpdate(cancelOrderUpdate, { args: [{ reason: 'changed my mind', requestedBy: 'ops:alex' }] });
+    const first = await handle.result();
+    const [stockBefore] = await t.query("select available, reserved from products where sku = 'KAL-LACINATO'");
+    const messagesBefore = await admin.listMessages(input.orderId);
+
+    await temporal(
+      'workflow',
+      'reset',
+      '--workflow-id',
+      handle.workflowId,
+      '--type',
+      'FirstWorkflowTask',
+      '--reason',
+      'cli recipe test',
+      '-y',
+    );
+    const second = await server.client.workflow
+      .getHandle(handle.workflowId)
+      .result()
+      .then(
+        (value) => value,
+        (error: unknown) => error,
+      );
+    expect(first).toMatchObject({ status: 'CANCELLED' });
+    // The reset run meets the order's record (CANCELLED) and ends without acting again.
+    expect(second).toBeInstanceOf(WorkflowFailedError);
+    expect((second as WorkflowFailedError).cause).toMatchObject({ type: 'OrderClosed' });
+    expect(await t.query('select status from orders where id = $1', [input.orderId])).toEqual([
+      { status: 'CANCELLED' },
+    ]);
+    expect(await t.query("select available, reserved from products where sku = 'KAL-LACINATO'")).toEqual([stockBefore]);
+    expect(await admin.listMessages(input.orderId)).toEqual(messagesBefore);
   });
 });
