@@ -56,14 +56,14 @@ describe('POST /harvest-tasks/:id/complete', () => {
     ['a SKU not on the order', { yields: [{ sku: 'KAL-LACINATO', quantity: 1 }] }, ['yields.0.sku']],
     ['more than was ordered', { yields: [{ sku: 'TOM-HEIRLOOM', quantity: 3 }] }, ['yields.0.quantity']],
     [
-      'the same SKU twice',
+      'the same SKU twice, adding up to more than was ordered',
       {
         yields: [
-          { sku: 'TOM-HEIRLOOM', quantity: 1 },
+          { sku: 'TOM-HEIRLOOM', quantity: 2 },
           { sku: 'TOM-HEIRLOOM', quantity: 1 },
         ],
       },
-      ['yields'],
+      ['yields.0.quantity'],
     ],
     ['a negative quantity', { yields: [{ sku: 'TOM-HEIRLOOM', quantity: -1 }] }, ['yields.0.quantity']],
     ['no yields', { yields: [] }, ['yields']],
