@@ -324,4 +324,13 @@ describe('OpenAPI document', () => {
     };
     expect(() => buildOpenApi([stated])).not.toThrow();
   });
+
+  it('when a wrong method is documented, then 405 method-not-allowed with Allow is a component and the info says so', () => {
+    expect(doc.components.responses.MethodNotAllowed).toMatchObject({
+      headers: { Allow: expect.any(Object) },
+      content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+    });
+    expect(doc.info.description).toMatch(/405 \/problems\/method-not-allowed/);
+    expect(doc.info.description).toMatch(/OPTIONS .* 204/);
+  });
 });

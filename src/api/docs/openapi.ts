@@ -3,12 +3,14 @@ import { problemSchema, type LinkDoc, type ProblemDoc, type ResponseDoc, type Ro
 import { customerRoutes } from '../customers/schemas';
 import { harvestRoutes } from '../harvest/schemas';
 import { healthRoutes } from '../health/schemas';
+import { homeRoutes } from '../home/schemas';
 import { orderRoutes } from '../orders/schemas';
 import { productRoutes } from '../products/schemas';
 import { docsRoutes } from './schemas';
 
 /** Every documented route. test/api/openapi.test.ts proves this equals what the Express app serves. */
 export const ALL_ROUTES: readonly RouteDoc[] = [
+  ...Object.values(homeRoutes),
   ...Object.values(healthRoutes),
   ...Object.values(docsRoutes),
   ...Object.values(productRoutes),
@@ -250,6 +252,13 @@ function checkLinks(operations: Map<string, Operation>): void {
   }
 }
 
+const METHOD_NOT_ALLOWED = {
+  description:
+    'The path exists but not with this method (/problems/method-not-allowed); `Allow` lists the methods it takes',
+  headers: { Allow: { description: 'The methods of this path, e.g. GET, HEAD, OPTIONS', schema: { type: 'string' } } },
+  content: { [PROBLEM_TYPE]: { schema: PROBLEM_REF } },
+};
+
 /** The OpenAPI 3.1 document of the API, generated from the same zod schemas the routers validate with. */
 export function buildOpenApi(routes: readonly RouteDoc[] = ALL_ROUTES) {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -271,7 +280,9 @@ export function buildOpenApi(routes: readonly RouteDoc[] = ALL_ROUTES) {
       description:
         'Order fulfilment for a farm: every order is a Temporal workflow. Errors are application/problem+json ' +
         '(RFC 9457) with a stable `type`. Every rule the API validates a request with is stated here: a request ' +
-        'this document calls valid is never refused as invalid (400).',
+        'this document calls valid is never refused as invalid (400). A path called with a method it does not ' +
+        'take answers 405 /problems/method-not-allowed with `Allow` (components.responses.MethodNotAllowed); ' +
+        'OPTIONS on a path answers 204 with `Allow`; HEAD works wherever GET does.',
     },
     tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
     paths,
@@ -281,6 +292,7 @@ export function buildOpenApi(routes: readonly RouteDoc[] = ALL_ROUTES) {
         apiKeyAuth: { type: 'apiKey', in: 'header', name: 'X-Api-Key' },
       },
       schemas: { Problem: jsonSchema(problemSchema, 'output') },
+      responses: { MethodNotAllowed: METHOD_NOT_ALLOWED },
     },
   };
 }
