@@ -57,6 +57,8 @@ export const configSchema = z.object({
   /** Embedded dev server ports: gRPC frontend and Web UI. */
   TEMPORAL_DEV_PORT: port(7233),
   TEMPORAL_UI_PORT: port(8233),
+  /** The Temporal Web UI as a browser reaches it, linked from the API's GET /; unset: no link. */
+  TEMPORAL_UI_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
   /** Explicit paths to external binaries; see src/lib/binaries.ts for the full resolution order. */
   TEMPORAL_CLI_PATH: optionalString,
   TEMPORAL_TEST_SERVER_PATH: optionalString,

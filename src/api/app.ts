@@ -4,10 +4,13 @@ import type { Db } from '../db/client';
 import type { Logger } from '../lib/logger';
 import { authenticate, type Principal } from './auth';
 import { customersRouter } from './customers/router';
+import { ALL_ROUTES } from './docs/openapi';
 import { docsRouter } from './docs/router';
 import { harvestRouter } from './harvest/router';
 import { healthRouter } from './health/router';
+import { homeRouter } from './home/router';
 import { createMetrics } from './metrics';
+import { allowedMethods } from './methods';
 import { requestLog } from './request-log';
 import { ordersRouter } from './orders/router';
 import { errorHandler, notFoundHandler } from './problem';
@@ -26,6 +29,8 @@ export interface AppDeps {
   rateLimitPerMinute?: number;
   /** How long `POST /orders` waits for the workflow to reserve the stock (default 10 s). */
   acceptTimeoutMs?: number;
+  /** The Temporal Web UI, linked from GET /; no link when unset. */
+  temporalUiUrl?: string;
 }
 
 /** The HTTP API as an Express app; server.ts listens, tests drive it with supertest. */
@@ -37,9 +42,12 @@ export function createApp(deps: AppDeps): Express {
   const metrics = createMetrics(deps.db);
   app.use(metrics.track);
   app.use(requestLog(deps.log));
+  // A wrong method is 405 whoever asks and whatever the body: decided before the key and the body are read.
+  app.use(allowedMethods(ALL_ROUTES));
   app.use(express.json({ limit: '64kb', strict: true, type: JSON_TYPES }));
 
-  // No key needed: probes, metrics and the API's own documentation.
+  // No key needed: the index, probes, metrics and the API's own documentation.
+  app.use(homeRouter(deps));
   app.use(healthRouter(deps));
   app.use(metrics.router);
   app.use(docsRouter());

@@ -41,9 +41,12 @@ export function createMetrics(db: Db) {
   const track: RequestHandler = (req, res, next) => {
     const start = process.hrtime.bigint();
     res.once('finish', () => {
-      // Route patterns, not raw paths, keep label cardinality bounded.
+      // Route patterns, not raw paths, keep label cardinality bounded: a request refused before its
+      // route ran (401, 405, a malformed body) is labelled with the documented path it matched.
       const route =
-        (req.route as { path?: string } | undefined)?.path ?? (res.statusCode === 404 ? 'unmatched' : req.path);
+        (req.route as { path?: string } | undefined)?.path ??
+        (res.locals.routePattern as string | undefined) ??
+        'unmatched';
       const labels = { method: req.method, route: String(route) };
       requests.inc({ ...labels, status: String(res.statusCode) });
       duration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);

@@ -26,6 +26,7 @@ export async function startApi(config: Config): Promise<{ server: Server; url: s
     log,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
     acceptTimeoutMs: config.ORDER_ACCEPT_TIMEOUT_MS,
+    temporalUiUrl: config.TEMPORAL_UI_URL,
   });
   // Tracing wraps the whole app so every request (and the workflow it starts) gets a span.
   const root = express().disable('x-powered-by').use(httpTracing(tracing)).use(app);

@@ -248,6 +248,8 @@ async function boot(
     TEMPORAL_TASK_QUEUE: taskQueue,
     ...(options.poolSize !== undefined ? { DATABASE_POOL_SIZE: String(options.poolSize) } : {}),
     ...(options.prebuiltBundle ? { WORKFLOW_BUNDLE_PATH: bundlePath } : {}),
+    // The API's index links the embedded Web UI.
+    ...(temporal?.uiUrl && !process.env.TEMPORAL_UI_URL ? { TEMPORAL_UI_URL: temporal.uiUrl } : {}),
     ...options.env,
   });
   // The sandbox simulates every provider without credentials (all of them, unless real ones are configured).

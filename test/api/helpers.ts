@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { Express } from 'express';
 import request from 'supertest';
 import { createActivities } from '../../src/activities';
-import { createApp } from '../../src/api/app';
+import { createApp, type AppDeps } from '../../src/api/app';
 import { DEMO_KEYS, parseApiKeys } from '../../src/api/auth';
+import { createDb, type Db } from '../../src/db/client';
 import { createLogger } from '../../src/lib/logger';
 import { orderWorkflowId } from '../../src/workflows/definitions';
 import { createWorkflowHarness, workflowBundle, type WorkflowHarness } from '../support/workflow-harness';
@@ -64,6 +65,23 @@ export async function createApiHarness(options: { worker?: boolean } = {}): Prom
       await h.teardown();
     },
   };
+}
+
+/**
+ * The app with clients that never connect, for what touches neither PostgreSQL nor Temporal (the
+ * documentation, the index, method handling). Disconnect `db` when done.
+ */
+export function createOfflineApp(extra: Partial<AppDeps> = {}): { app: Express; db: Db } {
+  const db = createDb('postgresql://unused:unused@127.0.0.1:1/unused', 1);
+  const app = createApp({
+    db,
+    temporal: new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) }),
+    taskQueue: 'unused',
+    apiKeys: parseApiKeys(API_KEYS),
+    log: createLogger('api-test', 'silent'),
+    ...extra,
+  });
+  return { app, db };
 }
 
 /** Listen once on an ephemeral port, so thousands of requests do not each open a server. */

@@ -1,12 +1,11 @@
-import { Connection, Client } from '@temporalio/client';
 import type { Express } from 'express';
 import request from 'supertest';
-import { createApp } from '../../src/api/app';
-import { parseApiKeys } from '../../src/api/auth';
-import { buildOpenApi, openApiPath } from '../../src/api/docs/openapi';
-import { createDb, type Db } from '../../src/db/client';
-import { createLogger } from '../../src/lib/logger';
-import { API_KEYS } from './helpers';
+import { z } from 'zod';
+import type { RouteDoc } from '../../src/api/common';
+import { ALL_ROUTES, buildOpenApi, openApiPath } from '../../src/api/docs/openapi';
+import type { Db } from '../../src/db/client';
+import { isValid, type Schema } from '../support/json-schema';
+import { createOfflineApp } from './helpers';
 
 /**
  * The documentation is the contract: /openapi.json must list exactly the routes the Express app
@@ -82,14 +81,7 @@ describe('OpenAPI document', () => {
   let db: Db;
   let doc: Doc;
   beforeAll(() => {
-    db = createDb('postgresql://unused:unused@127.0.0.1:1/unused', 1);
-    app = createApp({
-      db,
-      temporal: new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) }),
-      taskQueue: 'unused',
-      apiKeys: parseApiKeys(API_KEYS),
-      log: createLogger('api-test', 'silent'),
-    });
+    ({ app, db } = createOfflineApp());
     doc = buildOpenApi();
   });
   afterAll(() => db.$disconnect());
@@ -100,18 +92,13 @@ describe('OpenAPI document', () => {
     expect(documentedRoutes(doc)).toEqual(served);
   });
 
-  it('when a route is added without documentation, then the comparison notices', () => {
-    const extended = createApp({
-      db,
-      temporal: new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) }),
-      taskQueue: 'unused',
-      apiKeys: parseApiKeys(API_KEYS),
-      log: createLogger('api-test', 'silent'),
-    });
+  it('when a route is added without documentation, then the comparison notices', async () => {
+    const { app: extended, db: other } = createOfflineApp();
     extended.delete('/orders/:id', (_req, res) => void res.end());
     const served = registeredRoutes(extended);
     const documented = documentedRoutes(doc);
     expect(served.filter((r) => !documented.includes(r))).toEqual(['DELETE /orders/{id}']);
+    await other.$disconnect();
   });
 
   it('when served, then /openapi.json is an OpenAPI 3.1 document with paths, components and both security schemes', async () => {
@@ -213,5 +200,137 @@ describe('OpenAPI document', () => {
       const method = key.split(' ')[0]!;
       expect(res.text).toContain(`<td><code>${method}</code></td><td><code>${path}</code></td>`);
     }
+  });
+  /** The JSON Schema of a parameter or of a body property (by dotted path) of an operation. */
+  function schemaOf(method: string, path: string, where: string): Schema {
+    const op = (doc.paths as Record<string, Record<string, Operation>>)[path]![method]!;
+    const [head, ...rest] = where.split('.');
+    if (head === 'body') {
+      let at = op.requestBody!.content['application/json']!.schema as Schema;
+      for (const key of rest) at = (at.properties as Record<string, Schema>)[key]!;
+      return at;
+    }
+    return op.parameters.find((p) => p.name === head)!.schema as Schema;
+  }
+
+  it.each([
+    ['get', '/orders', 'limit', ['0', '101', '020', '1e2'], ['1', '20', '100']],
+    [
+      'get',
+      '/orders',
+      'createdFrom',
+      ['1969-12-31', '0000-01-01', '2026-02-30', '2100-02-29', '2026-01-01T00:00:00'],
+      ['1970-01-01', '2024-02-29', '2026-01-01T08:00:00.5+01:00'],
+    ],
+    ['get', '/orders', 'cursor', ['any-string', 'eyJ4Ijox', '123.', '.o-1'], ['1795334400000.o-1f2e']],
+    ['get', '/customers/{id}/orders', 'limit', ['0'], ['5']],
+    ['post', '/admin/products/{sku}/adjust', 'body.delta', [0, 100_001, 1.5], [1, -1, 100_000]],
+    [
+      'post',
+      '/admin/products/{sku}/adjust',
+      'body.reason',
+      ['', '   ', '\t', 'a\u0000b', 'a\u0007', 'x\ud800', 'x'.repeat(201)],
+      ['slugs', ' padded ', '🍅'.repeat(200)],
+    ],
+    ['post', '/orders/{id}/cancel', 'body.reason', ['\n', 'a\u000bb'], ['line one\nline two\ttabbed']],
+    [
+      'post',
+      '/products/availability',
+      'body.skus',
+      [['TOM-HEIRLOOM', 'TOM-HEIRLOOM'], []],
+      [['TOM-HEIRLOOM', 'LET-BUTTER']],
+    ],
+    ['post', '/orders', 'Idempotency-Key', ['short', 'has space-in-it', 'x'.repeat(65)], ['order-2026-0001']],
+  ] as const)(
+    'when %s %s states %s, then the values validation refuses are outside it and the ones it accepts inside',
+    (method, path, where, refused, accepted) => {
+      const schema = schemaOf(method, path, where);
+      for (const value of refused) expect([value, isValid(schema, value)]).toEqual([value, false]);
+      for (const value of accepted) expect([value, isValid(schema, value)]).toEqual([value, true]);
+    },
+  );
+
+  it('when a query parameter is documented, then it is one string, given at most once', () => {
+    for (const { op } of operations(doc)) {
+      for (const p of op.parameters.filter((q) => q.in === 'query')) {
+        const param = p as typeof p & { style?: string; explode?: boolean; description?: string };
+        expect(param).toMatchObject({
+          style: 'form',
+          explode: false,
+          schema: expect.objectContaining({ type: 'string' }),
+        });
+        expect(param.description).toMatch(/at most once/);
+      }
+    }
+  });
+
+  it('when POST /orders and the lists answer, then links lead to the order’s operations by runtime expressions', () => {
+    const links = (method: string, path: string, status: string) =>
+      (doc.paths as Record<string, Record<string, { responses: Record<string, { links?: Record<string, unknown> }> }>>)[
+        path
+      ]![method]!.responses[status]!.links;
+    const order = (pointer: string) =>
+      Object.fromEntries(
+        ['getOrder', 'listOrderEvents', 'getOrderReceipt', 'cancelOrder'].map((id) => [
+          id,
+          expect.objectContaining({ operationId: id, parameters: { id: `$response.body#${pointer}` } }),
+        ]),
+      );
+    expect(links('post', '/orders', '202')).toEqual(order('/orderId'));
+    expect(links('get', '/orders', '200')).toEqual(order('/data/0/orderId'));
+    expect(links('get', '/customers/{id}/orders', '200')).toEqual(order('/data/0/orderId'));
+    expect(links('get', '/harvest-tasks', '200')).toMatchObject({
+      completeHarvestTask: { operationId: 'completeHarvestTask', parameters: { id: '$response.body#/data/0/id' } },
+    });
+  });
+
+  it('when a link names a missing operation, parameter or response field, then the document is not built', () => {
+    const create = ALL_ROUTES.find((r) => r.operationId === 'createOrder')!;
+    const withLink = (link: object): RouteDoc => ({
+      ...create,
+      responses: { 202: { description: 'x', schema: z.object({ orderId: z.string() }), links: { l: link as never } } },
+    });
+    const others = ALL_ROUTES.filter((r) => r !== create);
+    const build = (link: object) => () => buildOpenApi([...others, withLink(link)]);
+    expect(build({ operationId: 'nope', parameters: {}, description: '' })).toThrow(/no operation nope/);
+    expect(build({ operationId: 'getOrder', parameters: { sku: '$response.body#/orderId' }, description: '' })).toThrow(
+      /takes no parameter sku/,
+    );
+    expect(build({ operationId: 'getOrder', parameters: { id: '$response.body#/missing' }, description: '' })).toThrow(
+      /names nothing/,
+    );
+  });
+
+  it('when a request schema has a refinement the document cannot see, then the document is not built', () => {
+    const route: RouteDoc = {
+      method: 'post',
+      path: '/refined',
+      operationId: 'refined',
+      summary: 'x',
+      tag: 'x',
+      access: 'public',
+      body: z.object({ n: z.number().refine((n) => n !== 13, 'unlucky') }).strict(),
+      responses: { 200: { description: 'ok' } },
+    };
+    expect(() => buildOpenApi([route])).toThrow(/refinements the document cannot see, at: properties.n/);
+    const stated = {
+      ...route,
+      body: z.object({
+        n: z
+          .number()
+          .refine((n) => n !== 13)
+          .meta({ not: { const: 13 } }),
+      }),
+    };
+    expect(() => buildOpenApi([stated])).not.toThrow();
+  });
+
+  it('when a wrong method is documented, then 405 method-not-allowed with Allow is a component and the info says so', () => {
+    expect(doc.components.responses.MethodNotAllowed).toMatchObject({
+      headers: { Allow: expect.any(Object) },
+      content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+    });
+    expect(doc.info.description).toMatch(/405 \/problems\/method-not-allowed/);
+    expect(doc.info.description).toMatch(/OPTIONS .* 204/);
   });
 });

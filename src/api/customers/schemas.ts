@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { customerIdSchema, type RouteDoc } from '../common';
-import { customerOrdersQuery, orderPageSchema } from '../orders/schemas';
+import { customerOrdersQuery, firstOrderLinks, orderPageSchema } from '../orders/schemas';
 
 export const customerIdParams = z.object({ id: customerIdSchema }).strict();
 
@@ -16,7 +16,7 @@ export const customerRoutes = {
     params: customerIdParams,
     query: customerOrdersQuery,
     responses: {
-      200: { description: 'One page', schema: orderPageSchema },
+      200: { description: 'One page', schema: orderPageSchema, links: firstOrderLinks },
       404: { description: 'No such customer, or not you', problems: ['not-found'] },
     },
   },

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { noQuery, skuSchema, timestampSchema, type RouteDoc } from '../common';
+import { LIMITS as ORDER_LIMITS, mergeLines, orderLinks } from '../orders/schemas';
 
-export const LIMITS = { yields: 50, quantity: 1000, openTasks: 500 } as const;
+/** A yield can be as large as the largest line an order can have. */
+export const LIMITS = { yields: 50, quantity: ORDER_LIMITS.unitsPerSku, openTasks: 500 } as const;
 
 export const taskParams = z
   .object({
@@ -18,8 +20,10 @@ export const completeHarvestSchema = z
       .array(z.object({ sku: skuSchema, quantity: z.number().int().min(0).max(LIMITS.quantity) }).strict())
       .min(1)
       .max(LIMITS.yields)
-      .refine((ys) => new Set(ys.map((y) => y.sku)).size === ys.length, 'each SKU may appear only once')
-      .describe('What was actually picked per SKU of the order; at most what was ordered'),
+      .describe(
+        'What was actually picked per SKU of the order, at most what was ordered; yields naming the same SKU are added up',
+      )
+      .transform(mergeLines),
   })
   .strict();
 
@@ -57,7 +61,24 @@ export const harvestRoutes = {
     tag: 'harvest',
     access: ['crew', 'admin'],
     query: noQuery,
-    responses: { 200: { description: 'Open tasks', schema: harvestTaskListSchema } },
+    responses: {
+      200: {
+        description: 'Open tasks',
+        schema: harvestTaskListSchema,
+        links: {
+          completeHarvestTask: {
+            operationId: 'completeHarvestTask',
+            parameters: { id: '$response.body#/data/0/id' },
+            description: 'Report the first task’s harvest',
+          },
+          getOrder: {
+            operationId: 'getOrder',
+            parameters: { id: '$response.body#/data/0/orderId' },
+            description: 'The first task’s order',
+          },
+        },
+      },
+    },
   },
   completeHarvestTask: {
     method: 'post',
@@ -70,7 +91,11 @@ export const harvestRoutes = {
     query: noQuery,
     body: completeHarvestSchema,
     responses: {
-      202: { description: 'The workflow has the report and goes on with it', schema: harvestAcceptedSchema },
+      202: {
+        description: 'The workflow has the report and goes on with it',
+        schema: harvestAcceptedSchema,
+        links: { getOrder: orderLinks('/orderId').getOrder },
+      },
       404: { description: 'No such task', problems: ['not-found'] },
       409: {
         description: 'Reported already, or the order no longer waits for a harvest',

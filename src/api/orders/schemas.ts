@@ -8,11 +8,22 @@ import {
   safeText,
   skuSchema,
   timestampSchema,
+  type LinkDoc,
   type RouteDoc,
 } from '../common';
 
-/** Limits keep one request from asking for absurd work. */
-export const LIMITS = { linesPerOrder: 50, quantityPerLine: 1000, text: 200, pageSize: 100, events: 1000 } as const;
+/**
+ * Limits keep one request from asking for absurd work. Lines naming the same SKU are merged, so
+ * one SKU of an order can reach `linesPerOrder * quantityPerLine` units.
+ */
+export const LIMITS = {
+  linesPerOrder: 50,
+  quantityPerLine: 1000,
+  unitsPerSku: 50 * 1000,
+  text: 200,
+  pageSize: 100,
+  events: 1000,
+} as const;
 
 export const ORDER_STATUSES = [
   'RUNNING',
@@ -40,6 +51,24 @@ export const addressSchema = z
   })
   .strict();
 
+const orderLineSchema = z
+  .object({ sku: skuSchema, quantity: z.number().int().min(1).max(LIMITS.quantityPerLine) })
+  .strict();
+
+/**
+ * Lines naming the same SKU become one line with the summed quantity, in the order first named.
+ * "Unique by SKU" is a rule JSON Schema cannot state (`uniqueItems` compares whole items), so
+ * rather than refusing what the published document allows, the order means what it says: 2 + 3 is 5.
+ */
+export function mergeLines<L extends { sku: string; quantity: number }>(lines: readonly L[]): L[] {
+  const bySku = new Map<string, L>();
+  for (const line of lines) {
+    const seen = bySku.get(line.sku);
+    bySku.set(line.sku, seen ? { ...seen, quantity: seen.quantity + line.quantity } : { ...line });
+  }
+  return [...bySku.values()];
+}
+
 /**
  * What a customer may send. Prices, status and the owner are not here on purpose: the owner is
  * the API key's customer, prices come from the catalogue, status from the workflow.
@@ -47,10 +76,11 @@ export const addressSchema = z
 export const createOrderSchema = z
   .object({
     lines: z
-      .array(z.object({ sku: skuSchema, quantity: z.number().int().min(1).max(LIMITS.quantityPerLine) }).strict())
+      .array(orderLineSchema)
       .min(1)
       .max(LIMITS.linesPerOrder)
-      .refine((lines) => new Set(lines.map((l) => l.sku)).size === lines.length, 'each SKU may appear only once'),
+      .describe('What to order; lines naming the same SKU are added up')
+      .transform(mergeLines),
     acceptPartial: z
       .boolean()
       .default(false)
@@ -82,57 +112,61 @@ export const cancelOrderSchema = z.object({ reason: safeText(500, { multiline: t
 
 export const retryBookingSchema = z.object({ note: safeText(500, { multiline: true }).optional() }).strict();
 
-/** Opaque page position: base64url of `[createdAt, orderId]` of the last order on the page. */
+/**
+ * Page position: `<createdAt in ms since 1970>.<orderId>` of the last order on the page. Every
+ * string of that form is a position (the next page starts after it), so the pattern is the whole
+ * rule; 14 digits reach the year 5138.
+ */
 export function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString('base64url');
+  return `${createdAt.getTime()}.${id}`;
 }
-const decodedCursor = z.tuple([timestampSchema, orderIdSchema]);
 const cursorSchema = z
   .string()
-  .regex(/^[A-Za-z0-9_-]{1,300}$/, 'not a cursor from a previous page')
-  .transform((s, ctx) => {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
-    } catch {
-      parsed = undefined;
-    }
-    const result = decodedCursor.safeParse(parsed);
-    if (!result.success) {
-      ctx.issues.push({ code: 'custom', message: 'not a cursor from a previous page', input: s });
-      return z.NEVER;
-    }
-    return { createdAt: new Date(result.data[0]), id: result.data[1] };
-  })
-  .describe('nextCursor of the previous page');
+  .regex(/^\d{1,14}\.[A-Za-z0-9_-]{1,80}$/, 'not a cursor from a previous page')
+  .meta({ description: 'nextCursor of the previous page', examples: ['1795334400000.o-1f2e3d4c5b6a'] })
+  .transform((s) => {
+    const dot = s.indexOf('.');
+    return { createdAt: new Date(Number(s.slice(0, dot))), id: s.slice(dot + 1) };
+  });
 
 const pageSize = z
   .string()
-  .regex(/^\d{1,3}$/, 'must be an integer from 1 to 100')
+  .regex(/^(?:[1-9]\d?|100)$/, 'must be an integer from 1 to 100')
+  .meta({ description: 'Page size, an integer from 1 to 100 (default 20)', default: '20' })
   .transform(Number)
-  .pipe(z.number().int().min(1, 'must be an integer from 1 to 100').max(LIMITS.pageSize))
-  .default(20)
-  .describe('Page size, 1-100 (default 20)');
+  .default(20);
 
-const listQueryFields = z
+/**
+ * The filters of a list. `createdFrom` at or after `createdTo` is an empty range (an empty page),
+ * not an error: comparing two parameters is beyond what the document can state.
+ */
+export const listOrdersQuery = z
   .object({
     limit: pageSize,
     cursor: cursorSchema.optional(),
-    status: statusSchema.optional(),
+    status: statusSchema.optional().describe('Only orders in this status'),
     customerId: customerIdSchema.optional().describe('Admins only; customers always see their own orders'),
     createdFrom: isoInstantQuery.optional().describe('Orders created at or after (ISO date or date-time)'),
     createdTo: isoInstantQuery.optional().describe('Orders created before (ISO date or date-time)'),
   })
   .strict();
+export const customerOrdersQuery = listOrdersQuery.omit({ customerId: true }).strict();
+export type ListOrdersQuery = z.output<typeof listOrdersQuery>;
 
-function createdRange(q: { createdFrom?: Date; createdTo?: Date }, ctx: z.RefinementCtx): void {
-  if (q.createdFrom && q.createdTo && q.createdFrom > q.createdTo) {
-    ctx.addIssue({ code: 'custom', path: ['createdTo'], message: 'must not be before createdFrom' });
-  }
+/** Links from a response to the operations of the order whose ID is at `pointer` in its body. */
+export function orderLinks(
+  pointer: string,
+): Record<'getOrder' | 'listOrderEvents' | 'getOrderReceipt' | 'cancelOrder', LinkDoc> {
+  const id = { id: `$response.body#${pointer}` };
+  return {
+    getOrder: { operationId: 'getOrder', parameters: id, description: 'The order' },
+    listOrderEvents: { operationId: 'listOrderEvents', parameters: id, description: 'Its audit trail' },
+    getOrderReceipt: { operationId: 'getOrderReceipt', parameters: id, description: 'Its receipt, once charged' },
+    cancelOrder: { operationId: 'cancelOrder', parameters: id, description: 'Cancel it' },
+  };
 }
-export const listOrdersQuery = listQueryFields.superRefine(createdRange);
-export const customerOrdersQuery = listQueryFields.omit({ customerId: true }).strict().superRefine(createdRange);
-export type ListOrdersQuery = z.output<typeof listQueryFields>;
+/** From a page of orders: the first order's operations (the others' follow the same way). */
+export const firstOrderLinks = orderLinks('/data/0/orderId');
 
 // ---- Responses -------------------------------------------------------------------------------
 
@@ -292,6 +326,7 @@ export const orderRoutes = {
     summary: 'Submit an order; one workflow per order reserves, harvests, packs, charges, ships and notifies',
     tag: 'orders',
     access: ['customer'],
+    query: noQuery,
     headers: createOrderHeaders,
     body: createOrderSchema,
     description:
@@ -302,6 +337,14 @@ export const orderRoutes = {
       202: {
         description: 'Reserved; `Location` is the order; `Idempotent-Replayed` tells a repeated request',
         schema: orderAcceptedSchema,
+        headers: {
+          Location: { description: 'The order: /orders/{orderId}', schema: z.string() },
+          'Idempotent-Replayed': {
+            description: 'true when this answers a retry of an earlier request with the same key',
+            schema: z.enum(['true', 'false']),
+          },
+        },
+        links: orderLinks('/orderId'),
       },
       409: {
         description:
@@ -327,7 +370,7 @@ export const orderRoutes = {
     tag: 'orders',
     access: ['customer', 'admin'],
     query: listOrdersQuery,
-    responses: { 200: { description: 'One page', schema: orderPageSchema } },
+    responses: { 200: { description: 'One page', schema: orderPageSchema, links: firstOrderLinks } },
   },
   getOrder: {
     method: 'get',
@@ -387,7 +430,11 @@ export const orderRoutes = {
     query: noQuery,
     body: cancelOrderSchema,
     responses: {
-      202: { description: 'The workflow accepted the cancel and is undoing the order', schema: cancelAcceptedSchema },
+      202: {
+        description: 'The workflow accepted the cancel and is undoing the order',
+        schema: cancelAcceptedSchema,
+        links: { getOrder: orderLinks('/orderId').getOrder },
+      },
       404: { description: 'No such order, or not yours', problems: ['not-found'] },
       409: { description: 'Too late to cancel', problems: ['order-finished', 'too-late-to-cancel'] },
     },

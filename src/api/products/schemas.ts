@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { noQuery, safeText, skuSchema, timestampSchema, type RouteDoc } from '../common';
+import { noQuery, safeText, skuSchema, timestampSchema, uniqueArray, type RouteDoc } from '../common';
 
 export const LIMITS = { skusPerQuery: 100, adjustDelta: 100_000, reason: 200 } as const;
 
@@ -10,23 +10,18 @@ export const skuParams = z.object({ sku: skuSchema }).strict();
 
 export const availabilityQuerySchema = z
   .object({
-    skus: z
-      .array(skuSchema)
-      .min(1)
-      .max(LIMITS.skusPerQuery)
-      .refine((skus) => new Set(skus).size === skus.length, 'each SKU may appear only once'),
+    skus: uniqueArray(skuSchema, { min: 1, max: LIMITS.skusPerQuery }, 'SKU'),
   })
   .strict();
 
 export const adjustStockSchema = z
   .object({
+    // Two ranges rather than a refinement, so the document states that 0 is refused.
     delta: z
-      .number()
-      .int()
-      .min(-LIMITS.adjustDelta)
-      .max(LIMITS.adjustDelta)
-      .refine((d) => d !== 0, 'must not be 0')
-      .describe('Units to add (positive) or remove (negative); stock never goes below 0'),
+      .union([z.number().int().min(-LIMITS.adjustDelta).max(-1), z.number().int().min(1).max(LIMITS.adjustDelta)], {
+        error: `must be a non-zero integer from -${LIMITS.adjustDelta} to ${LIMITS.adjustDelta}`,
+      })
+      .describe('Units to add (positive) or remove (negative), not 0; stock never goes below 0'),
     reason: safeText(LIMITS.reason).describe('Why, for the audit trail (stock_adjustments)'),
   })
   .strict();
@@ -135,7 +130,17 @@ export const productRoutes = {
     query: noQuery,
     body: adjustStockSchema,
     responses: {
-      200: { description: 'The product after the adjustment', schema: adjustedProductSchema },
+      200: {
+        description: 'The product after the adjustment',
+        schema: adjustedProductSchema,
+        links: {
+          getAvailability: {
+            operationId: 'getAvailability',
+            parameters: { sku: '$response.body#/sku' },
+            description: 'What can be promised now',
+          },
+        },
+      },
       404: { description: 'No such SKU', problems: ['not-found'] },
       409: {
         description: 'The adjustment would make stock negative (or overflow it)',
