@@ -1,8 +1,11 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { seed } from '../../src/db/seed';
+import { requireBinaryPath } from '../../src/lib/binaries';
 import { placeOrder } from '../../src/lib/order-start';
 import { setCurrentVersion } from '../../src/lib/worker-deployment';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
@@ -134,6 +137,13 @@ describe('shipping a change to the workflow (worker deployment versioning, real 
     }
 
     await rollOut('build-2', build2);
+    // The README's recipe shows the operator which build is current.
+    const described = await promisify(execFile)(
+      requireBinaryPath('temporal'),
+      ['worker', 'deployment', 'describe', '--name', deploymentName, '--address', server.address, '-o', 'json'],
+      { timeout: 30_000 },
+    );
+    expect(JSON.parse(described.stdout)).toMatchObject({ routingConfig: { currentVersionBuildID: 'build-2' } });
     // Build 1 is drained: nothing of it is needed for the waiting orders any more.
     worker1.shutdown();
     await workers[0]?.running;
