@@ -35,7 +35,6 @@ import {
   type HarvestAccepted,
   type HarvestCompleted,
   type NotificationKind,
-  type OrderAcceptance,
   type OrderInput,
   type OrderResult,
   type ReservedLine,
@@ -43,15 +42,25 @@ import {
   type RetryCarrierBooking,
   type ShipmentView,
 } from './definitions';
-import { applicationFailureOf, describeFailure, failureTypeOf } from './describe';
+import { describeFailure, failureTypeOf } from './describe';
 import { businessFailure, isBusinessFailureType } from './failures';
 import { OrderState, type Decision } from './order-state';
+import { Acceptance, refusalOf } from './acceptance';
 import { Saga } from './saga';
 import { OrderVisibility } from './visibility';
 
 type Payment = { chargeId: string; amountCents: number; currency: string };
-type CompensationName = 'releaseReservation' | 'cancelHarvest' | 'unpackOrder' | 'refundOrder' | 'voidLabel';
 const CARRIERS: readonly CarrierName[] = ['primary', 'backup'];
+
+/** The compensations, by the name the status view shows: the activity that undoes a step, and its summary. */
+const UNDO = {
+  'release-reservation': ['releaseReservation', 'Undo: release reserved stock'],
+  'cancel-harvest': ['cancelHarvest', 'Undo: cancel the harvest task or return produce to stock'],
+  unpack: ['unpackOrder', 'Undo: unpack the parcel'],
+  refund: ['refundOrder', 'Undo: refund the charge'],
+  'void-label': ['voidLabel', 'Undo: void the shipping label'],
+} as const;
+type Compensation = keyof typeof UNDO;
 
 /**
  * One order, end to end: reserve-inventory -> harvest -> pack -> charge -> book-carrier -> notify.
@@ -104,18 +113,16 @@ class OrderRun {
   /** The six steps, top to bottom. Each compensation is registered before the effect it undoes. */
   private async fulfil(): Promise<{ payment: Payment; shipment: ShipmentView }> {
     await this.record();
-    this.saga.add('release-reservation', () => this.compensate('releaseReservation', 'Undo: release reserved stock'));
+    this.saga.add('release-reservation', () => this.compensate('release-reservation'));
     const reserved = await this.reserve();
-    this.saga.add('cancel-harvest', () =>
-      this.compensate('cancelHarvest', 'Undo: cancel the harvest task or return produce to stock'),
-    );
+    this.saga.add('cancel-harvest', () => this.compensate('cancel-harvest'));
     const windowMs = await this.scheduleHarvest(reserved);
     await this.awaitHarvest(reserved, windowMs);
-    this.saga.add('unpack', () => this.compensate('unpackOrder', 'Undo: unpack the parcel'));
+    this.saga.add('unpack', () => this.compensate('unpack'));
     await this.pack();
-    this.saga.add('refund', () => this.compensate('refundOrder', 'Undo: refund the charge'));
+    this.saga.add('refund', () => this.compensate('refund'));
     const payment = await this.charge();
-    this.saga.add('void-label', () => this.compensate('voidLabel', 'Undo: void the shipping label'));
+    this.saga.add('void-label', () => this.compensate('void-label'));
     const shipment = await this.bookCarrier();
     await this.handOver(shipment);
     return { payment, shipment };
@@ -127,9 +134,10 @@ class OrderRun {
       [{ order: this.input, progress: this.order.progress() }],
     );
     this.order.orderRecorded(status);
-    // A reset run of an order that was undone: its compensations run again (each idempotent: they find nothing more
-    // to undo, or finish what a failed one left), and it ends as it ended. It does not reserve or wait again.
+    // A reset run of an order that was undone: every compensation runs again (each idempotent: it finds nothing more
+    // to undo, or finishes what a failed one left), and the order ends as it ended. It does not reserve or wait again.
     if (status === 'CANCELLED' || status === 'FAILED') {
+      for (const name of Object.keys(UNDO) as Compensation[]) this.saga.add(name, () => this.compensate(name));
       throw businessFailure('OrderClosed', `Order ${this.orderId} is already ${status}; its effects are not repeated`);
     }
   }
@@ -369,9 +377,11 @@ class OrderRun {
     return database.markOrder({ orderId: this.orderId, progress: this.order.progress(), event: { key, type, data } });
   }
 
-  private compensate(activity: CompensationName, summary: string): Promise<unknown> {
-    const options = summarised(PRESETS.compensation, summary);
-    return compensations[activity].executeWithOptions(options, [{ orderId: this.orderId }]);
+  private compensate(name: Compensation): Promise<unknown> {
+    const [activity, summary] = UNDO[name];
+    return compensations[activity].executeWithOptions(summarised(PRESETS.compensation, summary), [
+      { orderId: this.orderId },
+    ]);
   }
 
   // --- messages: Updates answer the caller, signals (the CLI recipes) take the same decisions ------------------
@@ -443,42 +453,6 @@ class OrderRun {
   }
 }
 
-/**
- * The first decision a caller waits on: stock reserved and a harvest task open, or why not. Every `placeOrder`
- * Update (the first call and any repeat with the same key) gets this answer.
- */
-class Acceptance {
-  private outcome: { accepted: Omit<OrderAcceptance, 'replayed'> } | { refused: unknown } | undefined;
-  private answers = 0;
-
-  get decided(): boolean {
-    return this.outcome !== undefined;
-  }
-
-  get accepted(): boolean {
-    return this.outcome !== undefined && 'accepted' in this.outcome;
-  }
-
-  accept(acceptance: Omit<OrderAcceptance, 'replayed'>): void {
-    this.outcome ??= { accepted: acceptance };
-  }
-
-  refuse(failure: unknown): void {
-    this.outcome ??= { refused: failure };
-  }
-
-  async answer(): Promise<OrderAcceptance> {
-    await condition(() => this.decided);
-    const outcome = this.outcome;
-    if (outcome && 'accepted' in outcome) return { ...outcome.accepted, replayed: this.answers++ > 0 };
-    const refused = outcome?.refused;
-    throw (
-      applicationFailureOf(refused) ??
-      businessFailure('OrderFinished', `The order ended before it was accepted: ${describeFailure(refused)}`)
-    );
-  }
-}
-
 function throwIfRefused(decision: Decision): void {
   if (decision.accepted) return;
   throw businessFailure(
@@ -486,10 +460,4 @@ function throwIfRefused(decision: Decision): void {
     decision.message,
     decision.errors ? { details: { errors: decision.errors } } : {},
   );
-}
-
-/** What an order refused at acceptance records, so a repeated request gets the same answer after the run ended. */
-function refusalOf(failure: unknown): { type: string; message: string; details: unknown[] } {
-  const root = applicationFailureOf(failure);
-  return { type: failureTypeOf(failure), message: describeFailure(failure), details: [...(root?.details ?? [])] };
 }
