@@ -5,6 +5,7 @@
  */
 import { DefaultLogger, Runtime, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
+import { dataConverterFor } from '../src/codec/data-converter';
 import { createDb } from '../src/db/client';
 import { createLogger } from '../src/lib/logger';
 import { connectWorker } from '../src/lib/temporal';
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    dataConverter: await dataConverterFor(config),
     deps: {
       db,
       providers: createHttpProviders({ baseUrl: config.SANDBOX_URL, timeoutMs: config.PROVIDER_TIMEOUT_MS }),

@@ -6,7 +6,9 @@ import {
   type NativeConnection,
   type WorkerOptions,
 } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
 import { createActivities, type ActivityDeps } from './activities';
+import { dataConverterFor } from './codec/data-converter';
 import { loadConfig } from './config';
 import { createDb } from './db/client';
 import { createLogger } from './lib/logger';
@@ -20,6 +22,8 @@ export interface WorkerSetup {
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
+  /** The project's DataConverter (src/codec/data-converter.ts): the payload codec and the failure converter. */
+  dataConverter: DataConverter;
   /** A prebuilt bundle (production); without it the workflows are bundled at start-up. */
   workflowBundlePath?: string;
   options?: Partial<WorkerOptions>;
@@ -31,6 +35,7 @@ export function createWorker(setup: WorkerSetup): Promise<Worker> {
     connection: setup.connection,
     namespace: setup.namespace,
     taskQueue: setup.taskQueue,
+    dataConverter: setup.dataConverter,
     ...(setup.workflowBundlePath
       ? { workflowBundle: { codePath: setup.workflowBundlePath } }
       : { workflowsPath: require.resolve('./workflows') }),
@@ -69,6 +74,8 @@ async function main(): Promise<void> {
   installSdkRuntime(log, config.WORKER_METRICS_ADDRESS);
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required for the worker (npm start sets it for you)');
   if (!config.SANDBOX_URL) throw new Error('SANDBOX_URL is required for the worker (npm start sets it for you)');
+  // Keys first: a worker without them must fail before it polls.
+  const dataConverter = await dataConverterFor(config);
   const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   const connection = await connectWorker(config);
   const tracing = createTracing('harvest-worker', config);
@@ -76,6 +83,7 @@ async function main(): Promise<void> {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    dataConverter,
     deps: {
       db,
       providers: createHttpProviders({ baseUrl: config.SANDBOX_URL, timeoutMs: config.PROVIDER_TIMEOUT_MS }),
@@ -83,7 +91,14 @@ async function main(): Promise<void> {
     workflowBundlePath: config.WORKFLOW_BUNDLE_PATH && workflowBundleFor(config.WORKFLOW_BUNDLE_PATH, tracing.enabled),
     options: workerTracingOptions(tracing, config.WORKFLOW_BUNDLE_PATH !== undefined),
   });
-  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
+  log.info(
+    {
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      namespace: config.TEMPORAL_NAMESPACE,
+      payloadEncryption: dataConverter.payloadCodecs?.length ? 'on' : 'off',
+    },
+    'worker started',
+  );
   // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: no new tasks are polled and
   // in-flight activities get the shutdown grace time to finish; run() resolves afterwards.
   await worker.run();

@@ -9,7 +9,9 @@ import {
   Worker,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
 import { createActivities, type Activities } from '../../src/activities';
+import { FAILURE_CONVERTER_PATH } from '../../src/codec/data-converter';
 import { seed } from '../../src/db/seed';
 import { sdkExecutable } from '../../src/lib/binaries';
 import { orderStartOptions } from '../../src/lib/order-start';
@@ -26,6 +28,7 @@ import {
 } from '../../src/workflows/definitions';
 import { orderFulfillment } from '../../src/workflows';
 import { SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes';
+import { testDataConverter } from './codec';
 import { createTestDatabase, type TestDatabase } from './db';
 import { demoOrder } from './orders';
 
@@ -46,7 +49,9 @@ function quietRuntime(): void {
  * activities. One per test file; each test gets its own task queue and order ID.
  */
 export interface WorkflowHarness {
+  /** Its client encrypts with the test key (test/support/codec.ts); so must every worker started on it. */
   env: TestWorkflowEnvironment;
+  dataConverter: DataConverter;
   db: TestDatabase;
   sandbox: RunningSandbox;
   admin: SandboxAdmin;
@@ -73,6 +78,7 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({
     workflowsPath: require.resolve('../../src/workflows'),
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     logger: new DefaultLogger('WARN'),
   });
   return bundle;
@@ -80,8 +86,12 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 
 export async function createWorkflowHarness(options: { providerTimeoutMs?: number } = {}): Promise<WorkflowHarness> {
   quietRuntime();
+  const dataConverter = testDataConverter();
   const [env, db] = await Promise.all([
-    TestWorkflowEnvironment.createTimeSkipping({ server: { executable: sdkExecutable('temporal-test-server') } }),
+    TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: sdkExecutable('temporal-test-server') },
+      client: { dataConverter },
+    }),
     createTestDatabase(),
   ]);
   // The workflow keeps custom search attributes current; the test server must know them, like a real one.
@@ -105,6 +115,7 @@ export async function createWorkflowHarness(options: { providerTimeoutMs?: numbe
 
   return {
     env,
+    dataConverter,
     db,
     sandbox,
     admin: new SandboxAdmin(sandbox.url),
@@ -119,6 +130,7 @@ export async function createWorkflowHarness(options: { providerTimeoutMs?: numbe
         namespace: env.namespace ?? 'default',
         taskQueue,
         workflowBundle: code,
+        dataConverter,
         activities: { ...real, ...overrides },
       });
       return worker.runUntil(async () => {
