@@ -4,6 +4,7 @@
  *   PostgreSQL (embedded, data in $HTD_DATA_DIR/postgres)   unless DATABASE_URL is set
  *   Temporal dev server + Web UI ($HTD_DATA_DIR/temporal.db) unless TEMPORAL_ADDRESS is set
  *   provider sandbox (payments, carriers, notifications)    unless SANDBOX_URL is set
+ *   codec server, so the Web UI and the CLI can read the encrypted payloads (src/codec)
  *   worker, HTTP API, and a simulated harvest crew (demo)
  *
  * Everything durable lives in the data folder, so stopping mid-order (Ctrl-C, or a kill) and
@@ -12,6 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { prepareEmbeddedCodec } from './codec/embedded';
 import { loadConfig } from './config';
 import { startCrewSimulator } from './crew/simulator';
 import { createDb } from './db/client';
@@ -129,7 +131,22 @@ async function main(): Promise<void> {
   const db = createDb(databaseUrl, 4);
   await seed(db);
 
-  // 2. Temporal.
+  // 2. Payload keys and the codec server (the Web UI and the CLI decode through it).
+  const codec = prepareEmbeddedCodec(config, { uiPort: config.TEMPORAL_ADDRESS ? undefined : config.TEMPORAL_UI_PORT });
+  if (codec) {
+    Object.assign(env, codec.env);
+    for (const file of codec.created) console.log(`[codec] created ${file} (mode 0600; keep it with the data folder)`);
+    runChild(
+      'codec',
+      process.execPath,
+      ['--import', 'tsx', 'src/codec/server-cli.ts'],
+      { ...env, ...codec.serverEnv },
+      logDir,
+    );
+    await waitForPort(config.CODEC_SERVER_PORT, config.CODEC_SERVER_HOST);
+  }
+
+  // 3. Temporal.
   let uiUrl = 'your Temporal Web UI';
   if (!config.TEMPORAL_ADDRESS) {
     const args = devServerArgs({
@@ -138,6 +155,7 @@ async function main(): Promise<void> {
       dbFilename: path.join(dataDir, 'temporal.db'),
       namespace: config.TEMPORAL_NAMESPACE,
       logLevel: 'warn',
+      ...(codec ? { uiCodecEndpoint: codec.uiEndpoint } : {}),
     });
     const binary = resolveBinary('temporal', env);
     if (binary.kind === 'path') {
@@ -179,7 +197,7 @@ async function main(): Promise<void> {
     }
   }
 
-  // 3. Provider sandbox, worker, API: separate processes, as in production.
+  // 4. Provider sandbox, worker, API: separate processes, as in production.
   const tsx = ['--import', 'tsx'];
   if (!config.SANDBOX_URL) {
     runChild('sandbox', process.execPath, [...tsx, 'src/sandbox/server.ts'], env, logDir);
@@ -190,7 +208,7 @@ async function main(): Promise<void> {
   runChild('api', process.execPath, [...tsx, 'src/api/server.ts'], env, logDir);
   await waitForPort(config.API_PORT, config.API_HOST, 60_000);
 
-  // 4. The simulated crew (demo only).
+  // 5. The simulated crew (demo only).
   const crewDelay = config.CREW_SIMULATOR_DELAY_MS;
   if (crewDelay > 0) {
     const crew = startCrewSimulator({ db, temporal, delayMs: crewDelay, log });
@@ -209,7 +227,7 @@ async function main(): Promise<void> {
 harvest-to-door is running.
 
   API        ${api}
-  Web UI     ${uiUrl}
+  Web UI     ${uiUrl}${codec && !config.TEMPORAL_ADDRESS ? ' (decodes the encrypted payloads through the codec server)' : ''}${codec ? `\n  Codec      ${codec.url}` : ''}
   Data       ${dataDir}  (logs in ${logDir})
   Crew       ${crewDelay > 0 ? `simulated: completes harvests ${crewDelay / 1000}s after they are scheduled` : 'none: report harvests with POST /harvest-tasks/:id/complete'}
 
@@ -221,6 +239,14 @@ Submit an order:
     -d '{"lines":[{"sku":"TOM-HEIRLOOM","quantity":2},{"sku":"LET-BUTTER","quantity":1}],"shippingAddress":{"name":"Dana Demo","line1":"1 Orchard Lane","city":"Springfield","postalCode":"12345","country":"US"}}'
 
 Then follow it: curl -s ${api}/orders/<orderId> -H 'Authorization: Bearer demo-customer-key'
+${
+  codec
+    ? `
+The temporal CLI reads the encrypted payloads through the codec server:
+  export TEMPORAL_CODEC_ENDPOINT=${codec.url} TEMPORAL_CODEC_AUTH="Bearer $(cat ${codec.tokenFile ?? '<CODEC_SERVER_TOKEN>'})"
+`
+    : ''
+}
 Press Ctrl-C to stop everything.
 `);
 }

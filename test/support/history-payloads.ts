@@ -1,5 +1,5 @@
 import type { History } from '@temporalio/common/lib/proto-utils';
-import { ENCRYPTED_ENCODING } from '../../src/codec/codec';
+import { ENCRYPTED_ENCODING, KEY_ID_METADATA } from '../../src/codec/codec';
 
 /**
  * Every payload and every failure in a history as Temporal stores it, found by walking the events, so tests can say
@@ -10,6 +10,8 @@ export interface FoundPayload {
   /** Where in the event, e.g. `workflowExecutionStartedEventAttributes.input.payloads.0`. */
   path: string;
   encoding: string;
+  /** The key that encrypted it (encrypted payloads only). */
+  keyId?: string;
   data: Buffer;
 }
 
@@ -40,7 +42,13 @@ export function payloadsOf(history: History): FoundPayload[] {
     walk(event, '', (node, path) => {
       const metadata = node.metadata as Record<string, unknown> | undefined;
       if (metadata && typeof metadata === 'object' && metadata.encoding instanceof Uint8Array) {
-        found.push({ path, encoding: text(metadata.encoding), data: Buffer.from((node.data as Uint8Array) ?? []) });
+        const keyId = metadata[KEY_ID_METADATA];
+        found.push({
+          path,
+          encoding: text(metadata.encoding),
+          ...(keyId instanceof Uint8Array ? { keyId: text(keyId) } : {}),
+          data: Buffer.from((node.data as Uint8Array) ?? []),
+        });
       }
     });
   }
