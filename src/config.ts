@@ -68,7 +68,10 @@ export const configSchema = z.object({
    * Encryption of every Temporal payload (workflow, activity, signal, update and query data, failure messages).
    * `off` exists for comparisons outside production (the benchmark's codec scenario); production refuses it.
    */
-  PAYLOAD_ENCRYPTION: z.enum(['on', 'off']).default('on'),
+  PAYLOAD_ENCRYPTION: z.preprocess(
+    (value) => (typeof value === 'string' && value.trim() === '' ? undefined : value),
+    z.enum(['on', 'off']).default('on'),
+  ),
   /**
    * Payload keys, `id:base64key` entries separated by commas: the first encrypts, all decrypt (rotation). Required in
    * production (or PAYLOAD_KEYS_FILE). Unset outside production: `<data folder>/payload-keys`, created once.
