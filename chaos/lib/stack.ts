@@ -9,7 +9,9 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { Pool } from 'pg';
+import { startEphemeralCodec, type EphemeralCodec } from '../../src/codec/ephemeral';
 import { createDb } from '../../src/db/client';
 import { migrate } from '../../src/db/migrate';
 import { ensureDatabase, startPostgres, type RunningPostgres } from '../../src/db/postgres-server';
@@ -129,6 +131,11 @@ export class ChaosStack {
   api!: Proc;
   workers: Proc[] = [];
   client!: Client;
+  /** Payloads are encrypted as in production: a key for this run, and a codec server for the CLI calls. */
+  codec!: EphemeralCodec;
+  get dataConverter(): DataConverter {
+    return this.codec.dataConverter;
+  }
   /** The chaos run's own connections to the two databases (application_name = CHAOS_APP_NAME). */
   harvestDb!: Pool;
   sandboxDb!: Pool;
@@ -202,8 +209,9 @@ export class ChaosStack {
       this.onUnexpectedExit,
     );
     await this.startTemporal();
+    this.codec = await startEphemeralCodec('chaos', NAMESPACE);
     const connection = await Connection.connect({ address: this.temporalAddress });
-    this.client = new Client({ connection, namespace: NAMESPACE });
+    this.client = new Client({ connection, namespace: NAMESPACE, dataConverter: this.dataConverter });
     await this.waitForNamespace(60_000);
     say(`  temporal dev server on ${temporal} (history ${this.temporalDb})`);
 
@@ -226,6 +234,7 @@ export class ChaosStack {
       RATE_LIMIT_PER_MINUTE: '1000000',
       PROVIDER_TIMEOUT_MS: String(this.options.providerTimeoutMs),
       WORKFLOW_BUNDLE_PATH: this.bundlePath,
+      PAYLOAD_KEYS: this.codec.payloadKeys,
       OTEL_TRACES_EXPORTER: 'none',
       CREW_SIMULATOR_DELAY_MS: '0',
     };
@@ -363,7 +372,7 @@ export class ChaosStack {
     return new Promise((resolve, reject) => {
       execFile(
         requireBinaryPath('temporal'),
-        [...args, '--address', this.temporalAddress, '--namespace', NAMESPACE],
+        [...args, '--address', this.temporalAddress, '--namespace', NAMESPACE, ...this.codec.cliArgs],
         { timeout: 30_000 },
         (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
       );
@@ -374,6 +383,7 @@ export class ChaosStack {
     this.stopping = true;
     for (const timer of this.restartTimers) clearTimeout(timer);
     await this.client?.connection.close().catch(() => undefined);
+    await this.codec?.close();
     for (const proc of [this.api, ...this.workers, this.sandbox].filter(Boolean)) await proc.kill('SIGTERM', 10_000);
     await this.harvestDb?.end().catch(() => undefined);
     await this.sandboxDb?.end().catch(() => undefined);
