@@ -6,9 +6,10 @@
  *
  * Env: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, BENCH_TASK_QUEUE, BENCH_STUB_TASK_QUEUE,
  * BENCH_WORKFLOW_BUNDLE and WORKFLOW_BUNDLE_PATH (prebuilt bundles; unset: bundle at start-up),
- * BENCH_WORKER_OPTIONS (JSON, merged into both workers' options).
+ * BENCH_WORKER_OPTIONS (JSON, merged into both workers' options), PAYLOAD_KEYS (the bench's client encrypts).
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { dataConverterFor } from '../src/codec/data-converter';
 import { loadConfig } from '../src/config';
 import { createTracing, workerTracingOptions } from '../src/lib/tracing';
 import { createStubActivities } from './stub-activities';
@@ -24,6 +25,8 @@ async function main(): Promise<void> {
   const overrides = JSON.parse(process.env.BENCH_WORKER_OPTIONS ?? '{}') as Partial<WorkerOptions>;
   const benchBundle = process.env.BENCH_WORKFLOW_BUNDLE;
   const orderBundle = process.env.WORKFLOW_BUNDLE_PATH;
+  // The bench's client encrypts what it sends (PAYLOAD_KEYS, as for the order worker): the ceilings carry that cost too.
+  const dataConverter = await dataConverterFor(loadConfig());
   const connection = await NativeConnection.connect({ address });
 
   const ceilings = await Worker.create({
@@ -33,6 +36,7 @@ async function main(): Promise<void> {
     ...(benchBundle
       ? { workflowBundle: { codePath: benchBundle } }
       : { workflowsPath: require.resolve('./workflows') }),
+    dataConverter,
     activities: { noop: async (step: string) => ({ step }) },
     ...overrides,
   });
@@ -45,6 +49,7 @@ async function main(): Promise<void> {
     ...(orderBundle
       ? { workflowBundle: { codePath: orderBundle } }
       : { workflowsPath: require.resolve('../src/workflows') }),
+    dataConverter,
     activities: createStubActivities(),
     ...workerTracingOptions(tracing, orderBundle !== undefined),
     ...overrides,

@@ -14,12 +14,13 @@
  *
  * then an open-loop rate sweep and a closed-loop concurrency sweep over HTTP, signal and query
  * latency against parked orders, and N orders parked at the harvest wait (memory, 202 latency vs
- * idle) released at once (drain throughput). Results: bench/results/<timestamp>.{json,md,svg} and
+ * idle) released at once (drain throughput), and what the payload codec costs per order (bench/codec-cost.ts: worker
+ * and API with encryption on and off, side by side). Results: bench/results/<timestamp>.{json,md,svg} and
  * bench/results/latest.*.
  *
  * Flags: --quick, --rounds N, --scale N, --pool N (DATABASE_POOL_SIZE), --worker-options JSON,
  * --no-prebuilt, --profile (V8 CPU profiles of worker and API), --skip a,b (ceilings, open, closed,
- * scale), --tag name (results named <timestamp>-<tag>, latest.* left alone), --sqlite-pragma a=b,c=d (instead of
+ * scale, codec), --tag name (results named <timestamp>-<tag>, latest.* left alone), --sqlite-pragma a=b,c=d (instead of
  * the dev server pragmas npm start uses), --temporal-in-memory.
  */
 import { execFileSync } from 'node:child_process';
@@ -39,6 +40,7 @@ import {
   statusQuery,
   type OrderInput,
 } from '../src/workflows/definitions';
+import { measureCodecCost, type CodecCostResult } from './codec-cost';
 import { combine, sampleHistories, type HistoryReport } from './lib/history';
 import {
   closedLoop,
@@ -313,6 +315,7 @@ export interface BenchResults {
   profiles?: ProfileSummary[];
   /** Over the whole run (see ScaleResult.workerLog). */
   workerLog?: WorkerLogCounts;
+  codecCost?: CodecCostResult;
   notes: string[];
 }
 
@@ -1071,6 +1074,11 @@ async function main(): Promise<void> {
     };
   }
 
+  // --- 6b. what the payload codec costs per order --------------------------------------------
+  const codecCost = options.skip.has('codec')
+    ? undefined
+    : await measureCodecCost(stack, { quick: options.quick, say });
+
   // --- 7. summary -------------------------------------------------------------------------
   const wholeUsage = whole();
   monitor.stop();
@@ -1244,6 +1252,7 @@ async function main(): Promise<void> {
       targets,
       profiles: final?.profiles,
       workerLog: workerLogCounts(),
+      codecCost,
       notes: [],
     };
     return results;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/lib/binaries';
 import type { BenchResults, PhaseResult } from '../run';
+import { codecCostMarkdown } from '../codec-cost';
 import type { LatencySummary } from './stats';
 
 const SYSTEM_LABELS: Record<string, string> = {
@@ -333,6 +334,7 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
     out.push('');
   }
 
+  out.push(...codecCostMarkdown(results.codecCost));
   out.push('## Per process over the whole run');
   out.push('');
   out.push(

@@ -12,6 +12,8 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from '../../src/codec/data-converter';
+import { startEphemeralCodec, type EphemeralCodec } from '../../src/codec/ephemeral';
 import { createDb, type Db } from '../../src/db/client';
 import { migrate } from '../../src/db/migrate';
 import { ensureDatabase, startPostgres } from '../../src/db/postgres-server';
@@ -51,9 +53,14 @@ export interface BenchStack {
   namespace: string;
   apiUrl: string;
   databaseUrl: string;
-  /** Bench-side clients: Temporal (gRPC) and PostgreSQL (for counts and timestamps). */
+  /** Bench-side clients: Temporal (gRPC, through `codec`) and PostgreSQL (for counts and timestamps). */
   client: Client;
   db: Db;
+  /** Payloads are encrypted as in production: this run's key (worker, API, ceiling worker) and codec server. */
+  codec: EphemeralCodec;
+  /** The environment worker and API were started with, and the log folder (for scenarios that add processes). */
+  appEnv: NodeJS.ProcessEnv;
+  logDir: string;
   pids: Record<'temporal' | 'postgres' | 'worker' | 'api' | 'sandbox' | 'ceilingWorker', number>;
   versions: { temporal: string; postgres: string };
   /** Stop in reverse order of start; safe to call more than once. */
@@ -94,7 +101,8 @@ process.once('exit', () => {
   for (const item of managed) item.kill();
 });
 
-function runChild(
+/** Start a child process the stack stops with everything else; `ready` resolves once `readyLine` was printed. */
+export function runChild(
   name: string,
   command: string,
   args: string[],
@@ -168,6 +176,7 @@ async function bundleOrders(file: string): Promise<void> {
 async function bundleCeilings(file: string): Promise<void> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: path.join(PROJECT_ROOT, 'bench', 'workflows', 'index.ts'),
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     logger: quietBundlerLogger,
   });
   fs.writeFileSync(file, code);
@@ -264,8 +273,10 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
   );
   await waitForPort(temporalPort, '127.0.0.1', 60_000);
   const temporalAddress = `127.0.0.1:${temporalPort}`;
+  const codec = await startEphemeralCodec('bench', NAMESPACE);
+  managed.push({ name: 'bench-codec', stop: codec.close, kill: () => undefined });
   const connection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection, namespace: NAMESPACE });
+  const client = new Client({ connection, namespace: NAMESPACE, dataConverter: codec.dataConverter });
   managed.push({ name: 'bench-client', stop: () => connection.close(), kill: () => undefined });
   for (let i = 0; ; i++) {
     try {
@@ -303,6 +314,8 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
     RATE_LIMIT_PER_MINUTE: '1000000000',
     OTEL_TRACES_EXPORTER: 'none',
     CREW_SIMULATOR_DELAY_MS: '0',
+    PAYLOAD_ENCRYPTION: 'on',
+    PAYLOAD_KEYS: codec.payloadKeys,
     ...(options.prebuiltBundles ? { WORKFLOW_BUNDLE_PATH: orderBundle } : {}),
     ...options.env,
   };
@@ -353,6 +366,9 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
     databaseUrl,
     client,
     db,
+    codec,
+    appEnv: env,
+    logDir,
     pids: {
       temporal: pidOf(temporal.child, 'temporal'),
       postgres: pidOf(pg.process, 'postgres'),
