@@ -159,6 +159,12 @@ describe('README CLI recipes', () => {
     await until(handle.workflowId, (v) => v.status === 'AWAITING_HARVEST');
     const query = ['workflow', 'query', '--workflow-id', handle.workflowId, '--type', 'status', '-o', 'json'];
     expect(await temporal(...query)).toContain('AWAITING_HARVEST');
+    // The same through the CLI's environment variables, as the README sets them once for every recipe.
+    const { stdout: viaEnv } = await run(cli, [...query, '--address', server.address, '--namespace', 'default'], {
+      timeout: 30_000,
+      env: { ...process.env, TEMPORAL_CODEC_ENDPOINT: codec.url, TEMPORAL_CODEC_AUTH: `Bearer ${token}` },
+    });
+    expect(viaEnv).toContain('AWAITING_HARVEST');
     const raw = await temporalWithoutCodec(...query);
     expect(raw).not.toContain('AWAITING_HARVEST');
     expect(raw).toContain(Buffer.from(ENCRYPTED_ENCODING).toString('base64'));
