@@ -9,6 +9,7 @@
  * WORKER_OPTIONS_JSON (as for the order worker: merged into both workers' options).
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { dataConverterFor } from '../src/codec/data-converter';
 import { loadConfig } from '../src/config';
 import { createTracing, workerTracingOptions } from '../src/lib/tracing';
 import { createStubActivities } from './stub-activities';
@@ -25,9 +26,12 @@ async function main(): Promise<void> {
   const overrides = (config.WORKER_OPTIONS_JSON ?? {}) as Partial<WorkerOptions>;
   const benchBundle = process.env.BENCH_WORKFLOW_BUNDLE;
   const orderBundle = process.env.WORKFLOW_BUNDLE_PATH;
+  // The bench's client encrypts what it sends (PAYLOAD_KEYS, as for the order worker): the ceilings carry that cost too.
+  const dataConverter = await dataConverterFor(loadConfig());
   const connection = await NativeConnection.connect({ address });
 
   const ceilings = await Worker.create({
+    dataConverter,
     connection,
     namespace,
     taskQueue,
@@ -40,6 +44,7 @@ async function main(): Promise<void> {
   // The order workflow exactly as the order worker runs it (same bundle, same tracing sink), minus the activities' work.
   const tracing = createTracing('bench-stub-worker', config);
   const stubs = await Worker.create({
+    dataConverter,
     connection,
     namespace,
     taskQueue: stubTaskQueue,

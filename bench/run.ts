@@ -14,12 +14,13 @@
  *
  * then an open-loop rate sweep and a closed-loop concurrency sweep over HTTP, signal and query
  * latency against parked orders, and N orders parked at the harvest wait (memory, 202 latency vs
- * idle) released at once (drain throughput). Results: bench/results/<timestamp>.{json,md,svg} and
+ * idle) released at once (drain throughput), and what the payload codec costs per order (bench/codec-cost.ts: worker
+ * and API with encryption on and off, side by side). Results: bench/results/<timestamp>.{json,md,svg} and
  * bench/results/latest.*.
  *
  * Flags: --quick, --rounds N, --scale N, --pool N (DATABASE_POOL_SIZE), --worker-options JSON,
  * --no-prebuilt, --profile (V8 CPU profiles of worker and API), --skip a,b (ceilings, open, closed,
- * scale), --tag name (results named <timestamp>-<tag>, latest.* left alone), --sqlite-pragma a=b,c=d (instead of
+ * scale, codec), --tag name (results named <timestamp>-<tag>, latest.* left alone), --sqlite-pragma a=b,c=d (instead of
  * the dev server pragmas npm start uses), --temporal-in-memory.
  */
 import fs from 'node:fs';
@@ -37,6 +38,7 @@ import { buildResults, type RunMeta } from './lib/summary';
 import { closedLoopSweep } from './scenarios/closed-loop';
 import { sampleRoundHistories } from './scenarios/histories';
 import { openLoopSweep } from './scenarios/open-loop';
+import { codecCostScenario } from './scenarios/codec-cost';
 import { scaleScenario } from './scenarios/scale';
 import { chooseSystems, throughputRounds, warmUp } from './scenarios/throughput';
 
@@ -50,6 +52,7 @@ const SCENARIOS: { name: string; run: (ctx: BenchContext) => Promise<void> }[] =
   { name: 'open loop', run: openLoopSweep },
   { name: 'closed loop', run: closedLoopSweep },
   { name: 'scale', run: scaleScenario },
+  { name: 'codec cost', run: codecCostScenario },
 ];
 
 async function main(): Promise<void> {

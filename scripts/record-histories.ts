@@ -10,6 +10,10 @@
  * writes the run's event history to test/replay/histories/<scenario>.json. The replay test then
  * replays every file against the current workflow code and fails on any nondeterminism.
  *
+ * The histories are written as Temporal stores them: encrypted by the payload codec (src/codec) with the public test
+ * key that ships beside them (test/replay/histories/test-payload-keys.txt), which the harness's client and worker use
+ * and the replay test decodes with. No customer data lands in the fixtures in plain text.
+ *
  * WHEN TO RE-RECORD. The committed histories stand for runs in flight on the current worker build: a workflow change
  * that fails to replay them would break those runs (orders move to a new build while they wait: the worker
  * deployment's versioning behaviour is AUTO_UPGRADE). So a change to src/workflows that waiting orders will meet

@@ -126,6 +126,34 @@ export const configSchema = z.object({
   PUBLIC_BASE_URL: optionalString,
 
   /**
+   * Encryption of every Temporal payload (workflow, activity, signal, update and query data, failure messages).
+   * `off` exists for comparisons outside production (the benchmark's codec scenario); production refuses it.
+   */
+  PAYLOAD_ENCRYPTION: z.preprocess(
+    (value) => (typeof value === 'string' && value.trim() === '' ? undefined : value),
+    z.enum(['on', 'off']).default('on'),
+  ),
+  /**
+   * Payload keys, `id:base64key` entries separated by commas: the first encrypts, all decrypt (rotation). Required in
+   * production (or PAYLOAD_KEYS_FILE). Unset outside production: `<data folder>/payload-keys`, created once.
+   */
+  PAYLOAD_KEYS: optionalString,
+  /** A file holding the payload keys in the same format (a mounted secret), instead of PAYLOAD_KEYS. */
+  PAYLOAD_KEYS_FILE: optionalString,
+  /** The codec server (Temporal's remote codec protocol) through which the Web UI and the CLI decode payloads. */
+  CODEC_SERVER_HOST: z.string().default('127.0.0.1'),
+  CODEC_SERVER_PORT: port(8234),
+  /**
+   * Bearer token of the codec server. Required in production. Unset outside production: `<data folder>/codec-token`,
+   * created once.
+   */
+  CODEC_SERVER_TOKEN: optionalString.refine((value) => value === undefined || value.trim().length >= 16, {
+    message: 'must be at least 16 characters (openssl rand -hex 32)',
+  }),
+  /** Comma-separated origins of the Web UIs allowed to call the codec server from a browser (CORS). */
+  CODEC_SERVER_CORS_ORIGINS: optionalString,
+
+  /**
    * Provider sandbox: Stripe's, EasyPost's and an SMTP server's protocols. Providers without credentials below use it;
    * unset: `npm start` runs one locally whenever a provider has no credentials.
    */

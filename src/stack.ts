@@ -4,6 +4,7 @@
  *   PostgreSQL (embedded, data in $HTD_DATA_DIR/postgres)   unless DATABASE_URL is set
  *   Temporal dev server + Web UI ($HTD_DATA_DIR/temporal.db) unless TEMPORAL_ADDRESS is set
  *   provider sandbox (Stripe, EasyPost and SMTP protocols)  unless SANDBOX_URL is set or every provider has credentials
+ *   codec server, so the Web UI and the CLI can read the encrypted payloads (src/codec)
  *   worker, HTTP API, and a simulated harvest crew (demo)
  *
  * Everything durable lives in the data folder, so stopping mid-order (Ctrl-C, or a kill) and
@@ -41,7 +42,7 @@ function banner(running: EmbeddedStack, config: Config): string {
 harvest-to-door is running.
 
   API        ${api}
-  Web UI     ${running.uiUrl ?? 'your Temporal Web UI'}
+  Web UI     ${running.uiUrl ?? 'your Temporal Web UI'}${running.codec && running.uiUrl ? ' (decodes the encrypted payloads through the codec server)' : ''}${running.codec ? `\n  Codec      ${running.codec.url}` : ''}
   Data       ${config.HTD_DATA_DIR}  (logs in ${logDir})
   E-mail     ${config.SMTP_URL ? 'sent through SMTP_URL' : `${running.sandboxUrl}/_mail/messages (what customers receive)`}
   Crew       ${crewDelay > 0 ? `simulated: completes harvests ${crewDelay / 1000}s after they are scheduled` : 'none: report harvests with POST /harvest-tasks/:id/complete'}
@@ -54,7 +55,14 @@ Submit an order:
     -d '{"lines":[{"sku":"TOM-HEIRLOOM","quantity":2},{"sku":"LET-BUTTER","quantity":1}],"shippingAddress":{"name":"Dana Demo","line1":"1 Orchard Lane","city":"Springfield","postalCode":"12345","country":"US"}}'
 
 Then follow it: curl -s ${api}/orders/<orderId> -H 'Authorization: Bearer demo-customer-key'
-Press Ctrl-C to stop everything.
+${
+  running.codec
+    ? `
+The temporal CLI reads the encrypted payloads through the codec server:
+  export TEMPORAL_CODEC_ENDPOINT=${running.codec.url} TEMPORAL_CODEC_AUTH="Bearer $(cat ${running.codec.tokenFile ?? '<CODEC_SERVER_TOKEN>'})"
+`
+    : ''
+}Press Ctrl-C to stop everything.
 `;
 }
 
@@ -89,6 +97,7 @@ async function main(): Promise<void> {
       WORKER_METRICS_ADDRESS: env.WORKER_METRICS_ADDRESS,
     },
     crewDelayMs: config.CREW_SIMULATOR_DELAY_MS,
+    codec: 'data-folder',
     onUnexpectedExit: 'stop',
     onExit: (exit) => {
       console.error(

@@ -6,7 +6,9 @@ import {
   type NativeConnection,
   type WorkerOptions,
 } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
 import { createActivities, type ActivityDeps } from './activities';
+import { dataConverterFor } from './codec/data-converter';
 import { loadConfig, type Config } from './config';
 import { createDb } from './db/client';
 import { createLogger } from './lib/logger';
@@ -21,6 +23,8 @@ export interface WorkerSetup {
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
+  /** The project's DataConverter (src/codec/data-converter.ts): the payload codec and the failure converter. */
+  dataConverter: DataConverter;
   /** A prebuilt bundle (production); without it the workflows are bundled at start-up. */
   workflowBundlePath?: string;
   /** The worker deployment and build this worker belongs to; without it the worker is unversioned (tests). */
@@ -34,6 +38,7 @@ export function createWorker(setup: WorkerSetup): Promise<Worker> {
     connection: setup.connection,
     namespace: setup.namespace,
     taskQueue: setup.taskQueue,
+    dataConverter: setup.dataConverter,
     ...(setup.workflowBundlePath
       ? { workflowBundle: { codePath: setup.workflowBundlePath } }
       : { workflowsPath: require.resolve('./workflows') }),
@@ -77,6 +82,8 @@ export async function runWorker(config: Config = loadConfig()): Promise<void> {
   const log = createLogger('worker', config.LOG_LEVEL);
   installSdkRuntime(log, config.WORKER_METRICS_ADDRESS);
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required for the worker (npm start sets it for you)');
+  // Keys first: a worker without them must fail before it polls.
+  const dataConverter = await dataConverterFor(config);
   const { providers, targets, close: closeProviders } = createProviders(config);
   log.info(
     targets,
@@ -90,6 +97,7 @@ export async function runWorker(config: Config = loadConfig()): Promise<void> {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    dataConverter,
     deps: { db, providers },
     workflowBundlePath: config.WORKFLOW_BUNDLE_PATH && workflowBundleFor(config.WORKFLOW_BUNDLE_PATH, tracing.enabled),
     deployment: config.TEMPORAL_WORKER_BUILD_ID
@@ -121,6 +129,7 @@ export async function runWorker(config: Config = loadConfig()): Promise<void> {
       namespace: config.TEMPORAL_NAMESPACE,
       deployment: buildId ? `${config.TEMPORAL_DEPLOYMENT_NAME}/${buildId}` : 'unversioned',
       overrides,
+      payloadEncryption: dataConverter.payloadCodecs?.length ? 'on' : 'off',
     },
     'worker started',
   );

@@ -14,6 +14,7 @@ import type { Options } from './options';
 import type { ProcessMonitor } from './proc';
 import type { DbPerWorkflow, PhaseResult, ScaleResult, StatementUse, WorkerLogCounts } from './results';
 import type { BenchStack } from './stack';
+import type { CodecCostResult } from '../codec-cost';
 import { summarize, type LatencySummary } from './stats';
 
 export interface BenchContext {
@@ -36,6 +37,8 @@ export interface BenchContext {
   idsBySystem: Record<string, string[]>;
   histories: Record<string, HistoryReport | undefined>;
   scale?: ScaleResult;
+  /** What the payload codec costs per order (the codec scenario). */
+  codecCost?: CodecCostResult;
   /** The scale test's figures before its drain, for checkpoints. */
   scaleProgress?: ScaleResult;
   /** How the scale test was sized ('fixed', or quick mode's rule). */

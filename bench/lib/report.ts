@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/lib/binaries';
+import { codecCostMarkdown } from '../codec-cost';
 import type { BenchResults, PhaseResult } from './results';
 import type { LatencySummary } from './stats';
 
@@ -333,6 +334,7 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
     out.push('');
   }
 
+  out.push(...codecCostMarkdown(results.codecCost));
   out.push('## Per process over the whole run');
   out.push('');
   out.push(

@@ -2,6 +2,7 @@
  * What a bench run produces: the shapes of bench/results/<timestamp>.json, read by bench/lib/report.ts (markdown,
  * SVG) and written by bench/run.ts.
  */
+import type { CodecCostResult } from '../codec-cost';
 import type { HistoryReport } from './history';
 import type { UsageByProcess } from './proc';
 import type { ProfileSummary } from './profile';
@@ -134,5 +135,7 @@ export interface BenchResults {
   profiles?: ProfileSummary[];
   /** Over the whole run (see ScaleResult.workerLog). */
   workerLog?: WorkerLogCounts;
+  /** What the payload codec costs per order (bench/codec-cost.ts). */
+  codecCost?: CodecCostResult;
   notes: string[];
 }

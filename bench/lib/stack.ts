@@ -8,13 +8,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from '../../src/codec/data-converter';
 import { Client as PgClient } from 'pg';
 import { createDb, type Db } from '../../src/db/client';
 import { PROJECT_ROOT } from '../../src/lib/binaries';
 import { nodeProcess } from '../../src/stack/components';
 import { startEmbeddedStack, type EmbeddedStack } from '../../src/stack/embedded';
-import type { ManagedProcess } from '../../src/stack/supervisor';
+import type { ManagedProcess, ProcessSpec } from '../../src/stack/supervisor';
 
 export const ORDER_TASK_QUEUE = 'harvest-to-door';
 export const CEILING_TASK_QUEUE = 'bench-ceiling';
@@ -46,9 +48,20 @@ export interface BenchStack {
   namespace: string;
   apiUrl: string;
   databaseUrl: string;
-  /** Bench-side clients: Temporal (gRPC) and PostgreSQL (for counts and timestamps). */
+  /** Bench-side clients: Temporal (gRPC, through the run's payload codec) and PostgreSQL (for counts and timestamps). */
   client: Client;
   db: Db;
+  /** Payloads are encrypted as in production: this run's key (worker, API, ceiling worker) and DataConverter. */
+  codec: { payloadKeys: string; dataConverter: DataConverter };
+  /** The environment worker and API run with, for scenarios that start processes of their own (spawnApp). */
+  appEnv: NodeJS.ProcessEnv;
+  /** Start one more of our processes (src/worker.ts, src/api/server.ts) under the stack's supervisor. */
+  spawnApp: (
+    name: string,
+    entry: string,
+    env: NodeJS.ProcessEnv,
+    ready: ProcessSpec['ready'],
+  ) => Promise<ManagedProcess>;
   pids: Record<'temporal' | 'postgres' | 'worker' | 'api' | 'sandbox' | 'ceilingWorker', number>;
   versions: { temporal: string; postgres: string };
   /** Stop in reverse order of start; safe to call more than once. */
@@ -80,6 +93,7 @@ const quietBundlerLogger = {
 async function bundleCeilings(file: string): Promise<void> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: path.join(PROJECT_ROOT, 'bench', 'workflows', 'index.ts'),
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     logger: quietBundlerLogger,
   });
   fs.writeFileSync(file, code);
@@ -121,6 +135,7 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
     },
     onUnexpectedExit: 'stop',
     onExit: (exit) => onUnexpectedExit(exit.name, `exited (${exit.detail})`),
+    codec: 'ephemeral',
     say,
   });
   running = stack;
@@ -163,6 +178,12 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
     databaseUrl: stack.databaseUrl,
     client: stack.client,
     db,
+    codec: {
+      payloadKeys: stack.env.PAYLOAD_KEYS ?? '',
+      dataConverter: stack.client.options.dataConverter,
+    },
+    appEnv: stack.env,
+    spawnApp: (name, entry, env, ready) => supervisor.run(nodeProcess({ name, entry, env, ready })),
     pids: {
       temporal: pidOf(stack.temporal?.process, 'temporal'),
       postgres: pidOf(stack.postgres?.process, 'postgres'),

@@ -216,6 +216,7 @@ export function buildResults(ctx: BenchContext, run: RunMeta, final?: FinalTotal
     targets,
     profiles: final?.profiles,
     workerLog: workerLogCounts(ctx.dir),
+    codecCost: ctx.codecCost,
     notes: [],
   };
   return results;

@@ -6,7 +6,8 @@
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import { orderWorkflowId, TERMINAL_STATUSES, type OrderResult } from '../../src/workflows/definitions';
-import type { TrackedOrder } from './orders';
+import fs from 'node:fs';
+import { ADDRESS, type TrackedOrder } from './orders';
 import type { ChaosStack } from './stack';
 
 export interface Violation {
@@ -463,6 +464,19 @@ export async function checkInvariants(
       fulfilled === (order.status === 'COMPLETED') && !outcome.startsWith('RUNNING'),
       () => `orders.status ${order.status}, latest run ${outcome}`,
       order.id,
+    );
+  }
+
+  // Every payload is encrypted (src/codec), through crashes, restarts and resets: the dev server's store (its SQLite
+  // file and WAL, as they are after the run) never holds an order's address in plain text.
+  const store = Buffer.concat(
+    [stack.temporalDb, `${stack.temporalDb}-wal`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f)),
+  );
+  for (const value of [ADDRESS.name, ADDRESS.line1]) {
+    check(
+      "no customer data in plain text in Temporal's store",
+      !store.includes(Buffer.from(value, 'utf8')),
+      () => `"${value}" found in ${stack.temporalDb} (or its WAL)`,
     );
   }
 

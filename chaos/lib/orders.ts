@@ -52,7 +52,8 @@ export interface TrackedOrder {
   resets: number;
 }
 
-const ADDRESS = { name: 'Chaos Customer', line1: '13 Entropy Road', city: 'Springfield', country: 'US' };
+/** The shipping address of every chaos order; the invariants check Temporal's store never holds it in plain text. */
+export const ADDRESS = { name: 'Chaos Customer', line1: '13 Entropy Road', city: 'Springfield', country: 'US' };
 
 export function regularOrder(rng: Prng, key: string, index: number): TrackedOrder {
   const skus = rng.shuffle([...MAIN_SKUS]).slice(0, rng.int(1, 3));

@@ -32,6 +32,7 @@ export async function replayAll(stack: ChaosStack): Promise<ReplayReport> {
   for await (const result of Worker.runReplayHistories(
     {
       workflowBundle: { codePath: stack.bundlePath },
+      dataConverter: stack.dataConverter,
       // The bundle carries the tracing interceptors (as in production); their span sink does nothing here.
       sinks: { exporter: { export: { fn: () => undefined } } },
     },

@@ -6,8 +6,10 @@
  * the run kills and starts them on purpose through the same handles.
  */
 import { execFile } from 'node:child_process';
+import path from 'node:path';
 import fs from 'node:fs';
 import type { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { Pool } from 'pg';
 import { requireBinaryPath } from '../../src/lib/binaries';
 import { SandboxAdmin } from '../../src/providers/sandbox-admin';
@@ -37,6 +39,18 @@ export class ChaosStack {
   api!: ManagedProcess;
   workers: ManagedProcess[] = [];
   client!: Client;
+  /** `--codec-endpoint ... --codec-auth ...`, so the CLI reads and writes the run's encrypted payloads. */
+  private codecCliArgs: string[] = [];
+
+  /** The DataConverter the run's processes use (the payload codec), for replaying its histories. */
+  get dataConverter(): DataConverter {
+    return this.client.options.dataConverter;
+  }
+
+  /** Temporal's store: the dev server's SQLite file (its WAL beside it). */
+  get temporalDb(): string {
+    return path.join(this.options.dir, 'temporal.db');
+  }
   /** The chaos run's own connections to the two databases (application_name = CHAOS_APP_NAME). */
   harvestDb!: Pool;
   sandboxDb!: Pool;
@@ -89,6 +103,8 @@ export class ChaosStack {
       },
       onUnexpectedExit: 'restart',
       onExit: (exit) => say(`  ! ${exit.name} exited on its own (${exit.detail.split('\n')[0]}); restarting it`),
+      // Payloads are encrypted as in production: a throwaway key, and a codec server for the CLI calls.
+      codec: 'ephemeral',
     });
     const { stack } = this;
     if (!stack.postgres || !stack.temporal?.process || !stack.sandbox) throw new Error('the chaos stack is embedded');
@@ -98,6 +114,7 @@ export class ChaosStack {
     this.api = stack.api;
     this.workers = stack.workers;
     this.client = stack.client;
+    this.codecCliArgs = stack.codec?.cliArgs ?? [];
     this.apiUrl = stack.apiUrl;
     this.temporalAddress = stack.temporalAddress;
     this.harvestDb = observerPool(stack.databaseUrl);
@@ -188,7 +205,7 @@ export class ChaosStack {
     return new Promise((resolve, reject) => {
       execFile(
         requireBinaryPath('temporal'),
-        [...args, '--address', this.temporalAddress, '--namespace', NAMESPACE],
+        [...args, '--address', this.temporalAddress, '--namespace', NAMESPACE, ...this.codecCliArgs],
         { timeout: 30_000 },
         (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
       );

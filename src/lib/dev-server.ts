@@ -20,6 +20,8 @@ export interface DevServerOptions {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Overrides DEV_SERVER_SQLITE_PRAGMAS (the benchmark compares both). */
   sqlitePragmas?: readonly string[];
+  /** The codec server the Web UI decodes payloads through (`--ui-codec-endpoint`). */
+  uiCodecEndpoint?: string;
 }
 
 /** `temporal server start-dev` arguments, the same for `npm start`, the tests, the benchmark and the chaos suite. */
@@ -29,6 +31,9 @@ export function devServerArgs(options: DevServerOptions): string[] {
     'server',
     'start-dev',
     ...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]),
+    ...(options.uiPort !== undefined && options.uiCodecEndpoint
+      ? ['--ui-codec-endpoint', options.uiCodecEndpoint]
+      : []),
     '--ip',
     '127.0.0.1',
     '--port',

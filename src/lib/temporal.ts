@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { Client, Connection, type ClientInterceptors, type ConnectionOptions } from '@temporalio/client';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import { dataConverterFor } from '../codec/data-converter';
 import type { Config } from '../config';
 
 /**
@@ -25,9 +26,17 @@ function connectionOptions(config: Config): ConnectionOptions & NativeConnection
   return { address, ...(tls ? { tls } : {}), ...(config.TEMPORAL_API_KEY ? { apiKey: config.TEMPORAL_API_KEY } : {}) };
 }
 
+/** A client of the configured namespace whose payloads go through the project's codec (src/codec). */
 export async function connectClient(config: Config, interceptors?: ClientInterceptors): Promise<Client> {
+  // Keys first: a process without them must fail before it talks to Temporal.
+  const dataConverter = await dataConverterFor(config);
   const connection = await Connection.connect(connectionOptions(config));
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, ...(interceptors ? { interceptors } : {}) });
+  return new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter,
+    ...(interceptors ? { interceptors } : {}),
+  });
 }
 
 export function connectWorker(config: Config): Promise<NativeConnection> {

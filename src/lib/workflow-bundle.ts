@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode, type Logger } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from '../codec/data-converter';
 
 /**
  * Prebuilt workflow bundles (`npm run build`): production workers load one instead of running webpack at start-up,
@@ -21,10 +22,14 @@ export function workflowBundleFor(plainBundlePath: string, tracing: boolean): st
   return tracing ? plainBundlePath.replace(/(\.js)?$/, '.tracing.js') : plainBundlePath;
 }
 
-/** Bundle src/workflows, with or without the tracing interceptors. */
+/**
+ * Bundle src/workflows, with or without the tracing interceptors. The bundle carries the project's failure converter
+ * (src/codec/failure-converter.ts), so failures raised in workflow code put their message in encoded attributes too.
+ */
 export async function bundleOrderWorkflows(options: { tracing: boolean; logger?: Logger }): Promise<string> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     workflowInterceptorModules: options.tracing ? [WORKFLOW_TRACING_MODULE] : [],
     ...(options.logger ? { logger: options.logger } : {}),
   });

@@ -8,6 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { startCrewSimulator } from '../crew/simulator';
 import { createDb } from '../db/client';
 import { migrate } from '../db/migrate';
@@ -160,10 +161,30 @@ export async function startTemporalDevServer(
 }
 
 /** A Temporal client for the launcher itself, closed when the supervisor stops. */
-export async function connectTemporal(supervisor: Supervisor, address: string, namespace: string): Promise<Client> {
+export async function connectTemporal(
+  supervisor: Supervisor,
+  address: string,
+  namespace: string,
+  dataConverter?: DataConverter,
+): Promise<Client> {
   const connection = await Connection.connect({ address });
   supervisor.add({ name: 'temporal client', stop: () => connection.close() });
-  return new Client({ connection, namespace });
+  return new Client({ connection, namespace, ...(dataConverter ? { dataConverter } : {}) });
+}
+
+/** The codec server (src/codec/server-cli.ts) the Web UI and the CLI decode payloads through, ready once it listens. */
+export function startCodecServerProcess(
+  supervisor: Supervisor,
+  options: { env: NodeJS.ProcessEnv; host: string; port: number },
+): Promise<ManagedProcess> {
+  return supervisor.run(
+    nodeProcess({
+      name: 'codec',
+      entry: 'src/codec/server-cli.ts',
+      env: { ...options.env, CODEC_SERVER_HOST: options.host, CODEC_SERVER_PORT: String(options.port) },
+      ready: { port: { port: options.port, host: options.host } },
+    }),
+  );
 }
 
 // --- Node processes of the app ----------------------------------------------------------------------

@@ -12,6 +12,9 @@ import { bundleOrderWorkflows } from '../lib/workflow-bundle';
 import { localBuildId, setCurrentVersion } from '../lib/worker-deployment';
 import { loadConfig } from '../config';
 import { providersWithoutCredentials } from '../providers';
+import { dataConverterFor } from '../codec/data-converter';
+import { prepareEmbeddedCodec } from '../codec/embedded';
+import { startEphemeralCodec } from '../codec/ephemeral';
 import {
   connectTemporal,
   prepareDatabases,
@@ -20,6 +23,7 @@ import {
   spawnWorker,
   startCrew,
   startEmbeddedPostgres,
+  startCodecServerProcess,
   startSandboxProcess,
   startTemporalDevServer,
   type EmbeddedPostgres,
@@ -75,6 +79,12 @@ export interface EmbeddedStackOptions {
   cpuProfileDir?: string;
   /** Environment of the app's processes on top of this process's; `undefined` removes a variable. */
   env?: Record<string, string | undefined>;
+  /**
+   * Payload encryption: `data-folder` (npm start) keeps the key and the codec server's token in the data folder
+   * (created once) unless configured, and runs the codec server as a process the Web UI decodes through;
+   * `ephemeral` (bench, chaos) makes a throwaway key and an in-process codec server for the run's CLI calls.
+   */
+  codec?: 'data-folder' | 'ephemeral';
   /** Simulated crew delay; 0 or unset: no crew. */
   crewDelayMs?: number;
   onUnexpectedExit: ExitPolicy;
@@ -88,8 +98,22 @@ export interface EmbeddedStackOptions {
   signal?: AbortSignal;
 }
 
+/** How the stack encrypts payloads, for the launcher's banner and the tools' own Temporal calls. */
+export interface StackCodec {
+  /** The codec server's base URL (`temporal --codec-endpoint`). */
+  url: string;
+  /** `--codec-endpoint <url> --codec-auth 'Bearer <token>'` for the temporal CLI, when the stack knows the token. */
+  cliArgs?: string[];
+  /** Where the token is kept (data-folder mode), for the banner's CLI hint. */
+  tokenFile?: string;
+  /** Files the stack created in the data folder (the key, the token). */
+  created: string[];
+}
+
 export interface EmbeddedStack {
   supervisor: Supervisor;
+  /** Payload encryption; undefined when PAYLOAD_ENCRYPTION is off. */
+  codec?: StackCodec;
   /** The launcher's own Temporal client. */
   client: Client;
   namespace: string;
@@ -214,7 +238,42 @@ async function boot(
   }
   sandboxDatabaseUrl ??= databaseUrl;
 
-  // 2. Temporal.
+  // 2. Payload keys and the codec server the Web UI and the CLI decode through.
+  const base = mergeEnv(process.env, options.env ?? {});
+  const baseConfig = loadConfig(mergeEnv(base, { HTD_DATA_DIR: dataDir }));
+  const codecEnv: Record<string, string> = {};
+  let codec: StackCodec | undefined;
+  let uiCodecEndpoint: string | undefined;
+  if (baseConfig.PAYLOAD_ENCRYPTION === 'on' && options.codec === 'ephemeral') {
+    const ephemeral = await startEphemeralCodec('run', namespace);
+    supervisor.add({ name: 'codec', stop: ephemeral.close });
+    codecEnv.PAYLOAD_KEYS = ephemeral.payloadKeys;
+    codec = { url: ephemeral.server.url, cliArgs: ephemeral.cliArgs, created: [] };
+  } else if (baseConfig.PAYLOAD_ENCRYPTION === 'on') {
+    const prepared = prepareEmbeddedCodec(baseConfig, {
+      uiPort: external.temporalAddress || ports.temporalUi === null ? undefined : ports.temporalUi,
+    });
+    if (prepared) {
+      Object.assign(codecEnv, prepared.env);
+      await startCodecServerProcess(supervisor, {
+        env: mergeEnv(base, { HTD_DATA_DIR: dataDir, ...prepared.env, ...prepared.serverEnv }),
+        host: baseConfig.CODEC_SERVER_HOST,
+        port: baseConfig.CODEC_SERVER_PORT,
+      });
+      uiCodecEndpoint = prepared.uiEndpoint;
+      codec = {
+        url: prepared.url,
+        created: prepared.created,
+        ...(prepared.tokenFile ? { tokenFile: prepared.tokenFile } : {}),
+      };
+      say(
+        `[codec] codec server on ${prepared.url}${prepared.created.length ? ` (created ${prepared.created.join(', ')}, mode 0600)` : ''}`,
+      );
+    }
+  }
+  const dataConverter = await dataConverterFor(loadConfig(mergeEnv(base, { HTD_DATA_DIR: dataDir, ...codecEnv })));
+
+  // 3. Temporal.
   let temporal: TemporalServer | undefined;
   let temporalAddress = external.temporalAddress;
   if (!temporalAddress) {
@@ -226,6 +285,7 @@ async function boot(
       namespace,
       logLevel: options.temporalLogLevel ?? 'warn',
       sqlitePragmas: options.sqlitePragmas,
+      ...(uiCodecEndpoint ? { uiCodecEndpoint } : {}),
       allowDownload: true,
       say,
     });
@@ -235,10 +295,10 @@ async function boot(
         `${temporal.uiUrl ? `, Web UI ${temporal.uiUrl}` : ''} (history: ${dbFilename ?? 'in memory'})`,
     );
   }
-  const client = await connectTemporal(supervisor, temporalAddress, namespace);
+  const client = await connectTemporal(supervisor, temporalAddress, namespace, dataConverter);
   await bundling;
 
-  // 3. Provider sandbox, workers, API: separate processes, as in production.
+  // 4. Provider sandbox, workers, API: separate processes, as in production.
   const env = mergeEnv(process.env, {
     HTD_DATA_DIR: dataDir,
     DATABASE_URL: databaseUrl,
@@ -251,6 +311,7 @@ async function boot(
     // The API's index links the embedded Web UI.
     ...(temporal?.uiUrl && !process.env.TEMPORAL_UI_URL ? { TEMPORAL_UI_URL: temporal.uiUrl } : {}),
     ...options.env,
+    ...codecEnv,
   });
   // The sandbox simulates every provider without credentials (all of them, unless real ones are configured).
   let sandboxUrl = external.sandboxUrl;
@@ -295,7 +356,7 @@ async function boot(
   const api = spawnApi(supervisor, { env, host: apiHost, port: ports.api, cpuProfileDir: options.cpuProfileDir });
   await api.ready();
 
-  // 4. The simulated crew (demo only).
+  // 5. The simulated crew (demo only).
   if (options.crewDelayMs && options.crewDelayMs > 0) {
     startCrew(supervisor, {
       databaseUrl,
@@ -307,6 +368,7 @@ async function boot(
 
   return {
     supervisor,
+    ...(codec ? { codec } : {}),
     client,
     namespace,
     taskQueue,

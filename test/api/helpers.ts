@@ -44,6 +44,7 @@ export async function createApiHarness(options: { worker?: boolean } = {}): Prom
       connection: h.env.nativeConnection,
       taskQueue,
       workflowBundle: await workflowBundle(),
+      dataConverter: h.dataConverter,
       activities: createActivities({ db: h.db.db, providers: h.providers }),
     });
     running = worker.run();

@@ -3,7 +3,10 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Worker } from '@temporalio/worker';
+import { AesGcmPayloadCodec, ENCRYPTED_ENCODING } from '../../src/codec/codec';
+import { startCodecServer, type RunningCodecServer } from '../../src/codec/server';
 import { seed } from '../../src/db/seed';
+import { createLogger } from '../../src/lib/logger';
 import { requireBinaryPath } from '../../src/lib/binaries';
 import { SandboxAdmin } from '../../src/providers/sandbox-admin';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server';
@@ -19,6 +22,7 @@ import {
   type OrderInput,
   type OrderStatusView,
 } from '../../src/workflows/definitions';
+import { TEST_KEY_RING } from '../support/codec';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { startDevServer, type DevServer } from '../support/dev-server';
 import { workflowBundle } from '../support/workflow-harness';
@@ -26,9 +30,14 @@ import { sandboxProviders } from '../support/providers';
 
 const run = promisify(execFile);
 
+interface JsonPayload {
+  metadata?: Record<string, string>;
+  data?: string;
+}
+
 /**
  * The README's operator recipes, run with the real `temporal` CLI against a real dev server,
- * exactly as written there (plus --address for the test's port).
+ * exactly as written there (plus --address for the test's port): through the codec server, as payloads are encrypted.
  */
 describe('README CLI recipes', () => {
   let server: DevServer;
@@ -37,18 +46,33 @@ describe('README CLI recipes', () => {
   let admin: SandboxAdmin;
   let worker: Worker;
   let running: Promise<void>;
+  let codec: RunningCodecServer;
+  const token = `cli-token-${randomUUID()}`;
   const taskQueue = `cli-${randomUUID()}`;
   const cli = requireBinaryPath('temporal');
 
-  const temporal = async (...args: string[]) => {
+  /** `temporal <args>` without the codec: what someone with access to Temporal but not to the keys sees. */
+  const temporalWithoutCodec = async (...args: string[]) => {
     const { stdout } = await run(cli, [...args, '--address', server.address, '--namespace', 'default'], {
       timeout: 30_000,
     });
     return stdout;
   };
+  /** `temporal <args> --codec-endpoint ... --codec-auth 'Bearer ...'`, as the README's recipes are written. */
+  const temporal = (...args: string[]) =>
+    temporalWithoutCodec(...args, '--codec-endpoint', codec.url, '--codec-auth', `Bearer ${token}`);
 
   beforeAll(async () => {
     [server, t] = await Promise.all([startDevServer(), createTestDatabase()]);
+    codec = await startCodecServer({
+      codec: new AesGcmPayloadCodec(TEST_KEY_RING),
+      token,
+      namespace: 'default',
+      corsOrigins: [],
+      log: createLogger('codec-test', 'silent'),
+      host: '127.0.0.1',
+      port: 0,
+    });
     await seed(t.db);
     sandbox = await startSandbox({ databaseUrl: t.url, port: 0 });
     admin = new SandboxAdmin(sandbox.url);
@@ -56,6 +80,7 @@ describe('README CLI recipes', () => {
       connection: server.nativeConnection,
       namespace: 'default',
       taskQueue,
+      dataConverter: server.dataConverter,
       deps: { db: t.db, providers: sandboxProviders(sandbox, 2_000) },
       options: { workflowBundle: await workflowBundle(), workflowsPath: undefined },
     });
@@ -65,6 +90,7 @@ describe('README CLI recipes', () => {
     worker?.shutdown();
     await running?.catch(() => undefined);
     await sandbox?.close();
+    await codec?.close();
     await t?.drop();
     await server?.stop();
   });
@@ -118,6 +144,55 @@ describe('README CLI recipes', () => {
     expect(await handle.result()).toMatchObject({ status: 'CANCELLED', reason: expect.stringMatching(/ops:alex/) });
     const [row] = await t.query('select status from orders where id = $1', [input.orderId]);
     expect(row?.status).toBe('CANCELLED');
+
+    // The CLI encrypted the signal's input through the codec server before Temporal stored it.
+    const { history } = await server.client.workflowService.getWorkflowExecutionHistory({
+      namespace: 'default',
+      execution: { workflowId: handle.workflowId },
+    });
+    const signal = history?.events?.find(
+      (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'cancelOrder',
+    )?.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0];
+    expect(Buffer.from(signal?.metadata?.encoding ?? []).toString()).toBe(ENCRYPTED_ENCODING);
+    expect(Buffer.from(signal?.data ?? []).toString('latin1')).not.toContain('ops:alex');
+  });
+
+  it('when the CLI is used without the codec options, then it sees ciphertext only; with a wrong token the codec server refuses it', async () => {
+    const input = order();
+    const handle = await start(input);
+    await until(handle.workflowId, (v) => v.status === 'AWAITING_HARVEST');
+    const query = ['workflow', 'query', '--workflow-id', handle.workflowId, '--type', 'status', '-o', 'json'];
+    expect(await temporal(...query)).toContain('AWAITING_HARVEST');
+    // The same through the CLI's environment variables, as the README sets them once for every recipe.
+    const { stdout: viaEnv } = await run(cli, [...query, '--address', server.address, '--namespace', 'default'], {
+      timeout: 30_000,
+      env: { ...process.env, TEMPORAL_CODEC_ENDPOINT: codec.url, TEMPORAL_CODEC_AUTH: `Bearer ${token}` },
+    });
+    expect(viaEnv).toContain('AWAITING_HARVEST');
+    const raw = await temporalWithoutCodec(...query);
+    expect(raw).not.toContain('AWAITING_HARVEST');
+    expect(raw).toContain(Buffer.from(ENCRYPTED_ENCODING).toString('base64'));
+    // The order as `temporal workflow show -o json` prints it: a payload in proto JSON (base64 data).
+    const shownInput = async (show: typeof temporal) => {
+      const { events } = JSON.parse(
+        await show('workflow', 'show', '--workflow-id', handle.workflowId, '-o', 'json'),
+      ) as { events: { workflowExecutionStartedEventAttributes?: { input: { payloads: JsonPayload[] } } }[] };
+      const [payload] = events[0]?.workflowExecutionStartedEventAttributes?.input.payloads ?? [];
+      return {
+        encoding: Buffer.from(payload?.metadata?.encoding ?? '', 'base64').toString(),
+        data: Buffer.from(payload?.data ?? '', 'base64').toString('latin1'),
+      };
+    };
+    const decoded = await shownInput(temporal);
+    expect(decoded.encoding).toBe('json/plain');
+    expect(JSON.parse(decoded.data)).toMatchObject({ shippingAddress: input.shippingAddress });
+    const encrypted = await shownInput(temporalWithoutCodec);
+    expect(encrypted.encoding).toBe(ENCRYPTED_ENCODING);
+    expect(encrypted.data).not.toContain(input.shippingAddress.line1);
+    await expect(
+      temporalWithoutCodec(...query, '--codec-endpoint', codec.url, '--codec-auth', 'Bearer not-the-token'),
+    ).rejects.toThrow(/401/);
+    await handle.cancel();
   });
 
   it('when an order is parked, then the CLI lists it by status, describes it, queries it, and retryCarrierBooking resumes it', async () => {

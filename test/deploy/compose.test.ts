@@ -33,7 +33,7 @@ interface ComposeService {
 const compose = parse(readText('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
 
 const APP_SERVICES = ['migrate', 'sandbox', 'worker', 'api'] as const;
-const TOPOLOGY = ['postgresql', 'temporal', 'temporal-admin-tools', 'temporal-ui', ...APP_SERVICES];
+const TOPOLOGY = ['postgresql', 'temporal', 'temporal-admin-tools', 'temporal-ui', 'codec', ...APP_SERVICES];
 
 function service(name: string): ComposeService {
   const found = compose.services[name];
@@ -105,6 +105,19 @@ function publishedContainerPorts(name: string): number[] {
     const withoutProtocol = String(entry).split('/')[0] ?? '';
     return Number(withoutProtocol.split(':').at(-1));
   });
+}
+
+/** The host port a service publishes for `containerPort` (short syntax `[ip:]host:container`). */
+function publishedHostPort(name: string, containerPort: number): number {
+  for (const entry of service(name).ports ?? []) {
+    if (typeof entry === 'object') {
+      if (Number(entry.target) === containerPort) return Number(entry.published ?? entry.target);
+      continue;
+    }
+    const parts = (String(entry).split('/')[0] ?? '').split(':');
+    if (Number(parts.at(-1)) === containerPort) return Number(parts.length > 1 ? parts.at(-2) : parts.at(-1));
+  }
+  throw new Error(`${name} does not publish container port ${containerPort}`);
 }
 
 /** Bind mounts as host path (relative to the repository) -> container path. */
@@ -272,6 +285,49 @@ describe('docker-compose.yml', () => {
 
   it('when the api runs in production, then API_KEYS must be supplied by the operator (no default secret in the file)', () => {
     expect(configOf('api')).toMatchObject({ NODE_ENV: 'production', API_KEYS: operatorSupplied('API_KEYS') });
+  });
+
+  it('when the worker and the api run in production, then PAYLOAD_KEYS must be supplied by the operator, the same for both', () => {
+    for (const name of ['worker', 'api', 'codec']) {
+      expect({ name, keys: configOf(name).PAYLOAD_KEYS }).toEqual({ name, keys: operatorSupplied('PAYLOAD_KEYS') });
+      expect(configOf(name)).toMatchObject({ NODE_ENV: 'production', PAYLOAD_ENCRYPTION: 'on' });
+    }
+    // Neither the sandbox nor the migration handles Temporal payloads: they do not get the keys.
+    for (const name of ['sandbox', 'migrate']) expect(environmentOf(name).PAYLOAD_KEYS).toBeUndefined();
+  });
+
+  describe('codec server', () => {
+    it('when it is read, then it runs our image with known, valid variables, the keys and a token the operator supplies', () => {
+      const unknown = Object.keys(environmentOf('codec')).filter((key) => !(CONFIG_KEYS as string[]).includes(key));
+      expect(unknown).toEqual([]);
+      expect(service('codec').image).toBe(service('api').image);
+      expect(words(service('codec').command).join(' ')).toBe('node dist/codec/server-cli.js');
+      expect(fs.existsSync(path.join(ROOT, 'src', 'codec', 'server-cli.ts'))).toBe(true);
+      const codec = configOf('codec');
+      expect(codec).toMatchObject({
+        CODEC_SERVER_TOKEN: operatorSupplied('CODEC_SERVER_TOKEN'),
+        TEMPORAL_NAMESPACE: configOf('api').TEMPORAL_NAMESPACE,
+      });
+      // It holds keys, not credentials for the databases.
+      expect(codec.DATABASE_URL).toBeUndefined();
+    });
+
+    it('when it starts, then it listens on 0.0.0.0, publishes CODEC_SERVER_PORT and health-checks /healthz on it', () => {
+      const codec = configOf('codec');
+      expect(codec.CODEC_SERVER_HOST).toBe('0.0.0.0');
+      expect(publishedContainerPorts('codec')).toContain(codec.CODEC_SERVER_PORT);
+      expect(words(service('codec').healthcheck?.test).join(' ')).toContain(`:${codec.CODEC_SERVER_PORT}/healthz`);
+    });
+
+    it("when the Web UI decodes, then its endpoint is the codec server's published port with the token, and CORS allows the UI's origin", () => {
+      const codec = configOf('codec');
+      const endpoint = new URL(environmentOf('temporal-ui').TEMPORAL_CODEC_ENDPOINT ?? '');
+      const uiPort = publishedHostPort('temporal-ui', 8080);
+      expect(Number(endpoint.port)).toBe(publishedHostPort('codec', codec.CODEC_SERVER_PORT));
+      expect(endpoint.pathname).toBe(`/ui/${codec.CODEC_SERVER_TOKEN}`);
+      expect((codec.CODEC_SERVER_CORS_ORIGINS ?? '').split(',')).toContain(`http://${endpoint.hostname}:${uiPort}`);
+      expect(dependsOn('temporal-ui').codec).toBeDefined();
+    });
   });
 
   it('when the stack starts, then worker and api wait for migrate and the search attributes to complete and for temporal', () => {

@@ -64,6 +64,7 @@ describe('cancel racing the carrier hand-over (real dev server, API in process)'
     };
     worker = await createWorker({
       connection: server.nativeConnection,
+      dataConverter: server.dataConverter,
       namespace: server.namespace,
       taskQueue,
       deps,

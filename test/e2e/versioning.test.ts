@@ -83,6 +83,7 @@ describe('shipping a change to the workflow (worker deployment versioning, real 
   async function rollOut(buildId: string, bundle: WorkflowBundleWithSourceMap): Promise<Worker> {
     const worker = await createWorker({
       connection: server.nativeConnection,
+      dataConverter: server.dataConverter,
       namespace: server.namespace,
       taskQueue,
       deps: { db: t.db, providers: sandboxProviders(sandbox, 2_000) },
@@ -169,14 +170,24 @@ describe('shipping a change to the workflow (worker deployment versioning, real 
     );
     // Both builds' histories replay against build 2, the code now running.
     for (const { id, history } of histories) {
-      await expect(Worker.runReplayHistory({ workflowBundle: build2 }, history, id)).resolves.toBeUndefined();
+      await expect(
+        Worker.runReplayHistory({ workflowBundle: build2, dataConverter: server.dataConverter }, history, id),
+      ).resolves.toBeUndefined();
     }
     // Build 1's own history still replays against build 1, for a rollback before anything moved.
     await expect(
-      Worker.runReplayHistory({ workflowBundle: build1 }, histories[0]!.history, histories[0]!.id),
+      Worker.runReplayHistory(
+        { workflowBundle: build1, dataConverter: server.dataConverter },
+        histories[0]!.history,
+        histories[0]!.id,
+      ),
     ).resolves.toBeUndefined();
     // Without patched(), the same change breaks the order that ran on build 1.
-    const unsafe = await Worker.runReplayHistory({ workflowBundle: unpatched }, histories[0]!.history, 'unsafe').then(
+    const unsafe = await Worker.runReplayHistory(
+      { workflowBundle: unpatched, dataConverter: server.dataConverter },
+      histories[0]!.history,
+      'unsafe',
+    ).then(
       () => undefined,
       (error: unknown) => error,
     );

@@ -15,6 +15,7 @@ import {
   type OrderStatusView,
 } from '../../src/workflows/definitions';
 import type { orderFulfillment } from '../../src/workflows';
+import { TEST_PAYLOAD_KEYS } from '../support/codec';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { startDevServer, type DevServer } from '../support/dev-server';
 import { demoOrder } from '../support/orders';
@@ -99,6 +100,8 @@ describe('order worker crash (real dev server, worker in a child process)', () =
       TEMPORAL_ADDRESS: server.address,
       TEMPORAL_NAMESPACE: server.namespace,
       TEMPORAL_TASK_QUEUE: taskQueue,
+      // The test key, as the test's own client encrypts with it.
+      PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
       LOG_LEVEL: 'warn',
       // Longer than the held-back carrier answer: the first worker must still be waiting when it is killed.
       PROVIDER_TIMEOUT_MS: '30000',

@@ -39,7 +39,11 @@ describe('tracing', () => {
     'when tracing is on (workflows %s), then the request span, the workflow and every activity share one trace',
     async (mode) => {
       exporter.reset();
-      const client = new Client({ connection: h.env.connection, interceptors: clientInterceptors(tracing) });
+      const client = new Client({
+        connection: h.env.connection,
+        interceptors: clientInterceptors(tracing),
+        dataConverter: h.dataConverter,
+      });
       const taskQueue = `trace-${randomUUID()}`;
       const prebuilt = mode.startsWith('prebuilt');
       let workflows: Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> = {
@@ -60,6 +64,7 @@ describe('tracing', () => {
         connection: h.env.nativeConnection,
         taskQueue,
         ...workflows,
+        dataConverter: h.dataConverter,
         activities: createActivities({ db: h.db.db, providers: h.providers }),
         ...workerTracingOptions(tracing, prebuilt),
       });

@@ -1,8 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, ReplayError, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { HISTORIES_DIR, SCENARIOS } from '../../scripts/record-histories';
+import { ENCRYPTED_ENCODING } from '../../src/codec/codec';
+import { createDataConverter } from '../../src/codec/data-converter';
+import { TEST_KEY_RING, testDataConverter } from '../support/codec';
+import { payloadsOf, plaintextPayloads } from '../support/history-payloads';
 import { workflowBundle } from '../support/workflow-harness';
 import { bundleWithEdit } from '../support/workflow-variants';
 import { historyFromJSONValue } from './history-json';
@@ -12,7 +16,8 @@ import { historyFromJSONValue } from './history-json';
  * failure here means a change to src/workflows would break orders already in flight: gate it behind `patched()`
  * rather than re-recording (see the comment at the top of scripts/record-histories.ts).
  *
- * - test/replay/histories/*.json: the current build's behaviour, written by `npm run replay:record`;
+ * - test/replay/histories/*.json: the current build's behaviour, written by `npm run replay:record`, encrypted as production
+ *   histories are, with the public test key beside them (test-payload-keys.txt); the replay decodes with it;
  * - test/replay/histories/<build-id>/*.json: frozen recordings of an earlier build whose orders may still be
  *   waiting when the new build rolls out (none yet: nothing was deployed before this build). The versioning test
  *   (test/e2e/versioning.test.ts) shows the whole cycle with two builds.
@@ -68,10 +73,36 @@ describe('workflow replay against recorded histories', () => {
       const history = loadHistory(file);
       expect(history.events?.length).toBeGreaterThan(10);
       await expect(
-        Worker.runReplayHistory({ workflowBundle: bundle }, history, path.basename(file, '.json')),
+        Worker.runReplayHistory(
+          { workflowBundle: bundle, dataConverter: testDataConverter() },
+          history,
+          path.basename(file, '.json'),
+        ),
       ).resolves.toBeUndefined();
     },
   );
+
+  it.each(current)('%s is recorded encrypted with the test key: no customer data in plain text', (file) => {
+    const history = loadHistory(file);
+    expect(plaintextPayloads(history)).toEqual([]);
+    const encrypted = payloadsOf(history).filter((p) => p.encoding === ENCRYPTED_ENCODING);
+    expect(encrypted.length).toBeGreaterThan(5);
+    expect([...new Set(encrypted.map((p) => p.keyId))]).toEqual([TEST_KEY_RING.current.id]);
+  });
+
+  it('when happy-path.json is replayed without the key, then the workflow cannot read its input', async () => {
+    const error = await Worker.runReplayHistory(
+      { workflowBundle: bundle, dataConverter: createDataConverter(undefined) },
+      loadHistory('happy-path.json'),
+      'happy-path',
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // The workflow task fails on the encrypted input (the same history replays with the key, above).
+    expect(error).toBeInstanceOf(ReplayError);
+    expect((error as Error).message).toMatch(/workflow task failure/);
+  });
 
   describe('when the workflow no longer runs reserveInventory', () => {
     let changed: WorkflowBundleWithSourceMap;
@@ -83,7 +114,11 @@ describe('workflow replay against recorded histories', () => {
       'then replaying %s fails with a DeterminismViolationError at that step',
       async (file) => {
         const history = loadHistory(file);
-        const error = await Worker.runReplayHistory({ workflowBundle: changed }, history, file).then(
+        const error = await Worker.runReplayHistory(
+          { workflowBundle: changed, dataConverter: testDataConverter() },
+          history,
+          file,
+        ).then(
           () => undefined,
           (e: unknown) => e,
         );

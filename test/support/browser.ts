@@ -81,3 +81,6 @@ export function launchBrowser(): Promise<Browser> {
   const found = findChromium();
   return chromium.launch({ executablePath: found.executablePath, headless: true, args: found.args });
 }
+
+/** Launch a headless Chromium (the codec's browser test's name for launchBrowser). */
+export const launchChromium = launchBrowser;

@@ -1,21 +1,25 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import { requireBinaryPath } from '../../src/lib/binaries';
 import { devServerArgs } from '../../src/lib/dev-server';
 import { freePort, waitForPort } from '../../src/lib/net';
+import { testDataConverter } from './codec';
 
 /**
  * A real Temporal dev server (`temporal server start-dev`) as a child process, for end-to-end tests
  * that need what the time-skipping test server does not give: real timeouts, real sticky queues,
- * workers in other processes. In-memory persistence, no Web UI, free ports, the same custom search
- * attributes as `npm start`.
+ * workers in other processes. In-memory persistence (or a SQLite file, as `npm start` runs it), no Web UI, free
+ * ports, the same custom search attributes as `npm start`. Its client encrypts with the test key unless told otherwise.
  */
 export interface DevServer {
   /** host:port of the frontend, for TEMPORAL_ADDRESS. */
   address: string;
   namespace: string;
+  /** The client, with `dataConverter` (the test key's codec by default). */
   client: Client;
+  dataConverter: DataConverter;
   nativeConnection: NativeConnection;
   /** The server's own output so far (for failure messages). */
   output: () => string;
@@ -25,12 +29,20 @@ export interface DevServer {
 
 const NAMESPACE = 'default';
 
-export async function startDevServer(options: { startTimeoutMs?: number } = {}): Promise<DevServer> {
+export interface DevServerOptions {
+  startTimeoutMs?: number;
+  /** Keep the state in this SQLite file (with the pragmas `npm start` uses); default: in memory. */
+  dbFilename?: string;
+  /** For the client; default the test key's (test/support/codec.ts). */
+  dataConverter?: DataConverter;
+}
+
+export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const timeoutMs = options.startTimeoutMs ?? 60_000;
+  const dataConverter = options.dataConverter ?? testDataConverter();
   const binary = requireBinaryPath('temporal');
   const port = await freePort();
-  // No dbFilename: state lives in memory and dies with the process.
-  const args = devServerArgs({ port, namespace: NAMESPACE, logLevel: 'error' });
+  const args = devServerArgs({ port, namespace: NAMESPACE, logLevel: 'error', dbFilename: options.dbFilename });
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (chunk: Buffer) => {
@@ -67,7 +79,7 @@ export async function startDevServer(options: { startTimeoutMs?: number } = {}):
       }),
     ]);
     const connection = await Connection.connect({ address });
-    client = new Client({ connection, namespace: NAMESPACE });
+    client = new Client({ connection, namespace: NAMESPACE, dataConverter });
     // The frontend accepts connections slightly before the namespace is registered.
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -80,7 +92,7 @@ export async function startDevServer(options: { startTimeoutMs?: number } = {}):
       }
     }
     nativeConnection = await NativeConnection.connect({ address });
-    return { address, namespace: NAMESPACE, client, nativeConnection, output: () => output, stop };
+    return { address, namespace: NAMESPACE, client, dataConverter, nativeConnection, output: () => output, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -9,7 +9,9 @@ import {
   Worker,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
 import { createActivities, type Activities } from '../../src/activities';
+import { FAILURE_CONVERTER_PATH } from '../../src/codec/data-converter';
 import { seed } from '../../src/db/seed';
 import { sdkExecutable } from '../../src/lib/binaries';
 import { orderStartOptions, placeOrder, type PlaceOrderAnswer } from '../../src/lib/order-start';
@@ -25,6 +27,7 @@ import {
 } from '../../src/workflows/definitions';
 import { orderFulfillment } from '../../src/workflows';
 import { SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes';
+import { testDataConverter } from './codec';
 import { createTestDatabase, type TestDatabase } from './db';
 import { sandboxProviders } from './providers';
 import { demoOrder } from './orders';
@@ -46,7 +49,9 @@ export function quietRuntime(): void {
  * production adapters pointed at it, and the real activities. One per test file; each test gets its own task queue and order ID.
  */
 export interface WorkflowHarness {
+  /** Its client encrypts with the test key (test/support/codec.ts); so must every worker started on it. */
   env: TestWorkflowEnvironment;
+  dataConverter: DataConverter;
   db: TestDatabase;
   sandbox: RunningSandbox;
   admin: SandboxAdmin;
@@ -82,6 +87,7 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({
     workflowsPath: require.resolve('../../src/workflows'),
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     logger: new DefaultLogger('WARN'),
   });
   return bundle;
@@ -89,8 +95,12 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 
 export async function createWorkflowHarness(options: { providerTimeoutMs?: number } = {}): Promise<WorkflowHarness> {
   quietRuntime();
+  const dataConverter = testDataConverter();
   const [env, db] = await Promise.all([
-    TestWorkflowEnvironment.createTimeSkipping({ server: { executable: sdkExecutable('temporal-test-server') } }),
+    TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: sdkExecutable('temporal-test-server') },
+      client: { dataConverter },
+    }),
     createTestDatabase(),
   ]);
   // The workflow keeps custom search attributes current; the test server must know them, like a real one.
@@ -124,6 +134,7 @@ export async function createWorkflowHarness(options: { providerTimeoutMs?: numbe
       namespace: env.namespace ?? 'default',
       taskQueue,
       workflowBundle: code,
+      dataConverter,
       activities: { ...real, ...overrides },
     });
     return worker.runUntil(() => body(taskQueue));
@@ -131,6 +142,7 @@ export async function createWorkflowHarness(options: { providerTimeoutMs?: numbe
 
   return {
     env,
+    dataConverter,
     db,
     sandbox,
     admin: new SandboxAdmin(sandbox.url),

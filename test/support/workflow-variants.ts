@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from '../../src/codec/data-converter';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -24,6 +25,8 @@ export async function bundleWithEdit(edit: (source: string) => string): Promise<
   try {
     return await bundleWorkflowCode({
       workflowsPath: path.join(dir, 'index.ts'),
+      // As every bundle of the project: failures keep their messages in encoded attributes (src/codec).
+      failureConverterPath: FAILURE_CONVERTER_PATH,
       logger: new DefaultLogger('WARN'),
       // The copy lives outside the project: resolve the SDK (and ../activities types) from the project.
       webpackConfigHook: (config) => ({
